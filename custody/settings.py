@@ -1,0 +1,184 @@
+"""Django settings, all from environment variables (see docs/operations.md).
+
+CUSTODY_DEMO=1 marks a demo deployment: demo logins work without a second factor. Everywhere else
+every account must pass TOTP.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent
+VAR_DIR = Path(os.environ.get("CUSTODY_VAR_DIR", BASE_DIR.parent / "var")).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    return os.environ.get(name, str(int(default))).lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = env_bool("CUSTODY_DEBUG", False)
+DEMO_MODE = env_bool("CUSTODY_DEMO", False)
+SECRET_KEY = os.environ.get("CUSTODY_SECRET_KEY") or (
+    "insecure-demo-key-set-CUSTODY_SECRET_KEY-in-production" if (DEBUG or DEMO_MODE) else None
+)
+if SECRET_KEY is None:
+    # Tests and one-off commands run without a deployment secret; a real server must set it.
+    SECRET_KEY = "insecure-local-key"
+ALLOWED_HOSTS = [h for h in os.environ.get("CUSTODY_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CUSTODY_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "drf_spectacular",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_htmx",
+    "django_tasks",
+    "django_tasks.backends.database",
+    "custody.core",
+    "custody.accounts",
+    "custody.registry",
+    "custody.ledger",
+    "custody.matching",
+    "custody.biometrics",
+    "custody.planning",
+    "custody.cases",
+    "custody.repatriation",
+    "custody.camps",
+    "custody.coordination",
+]
+
+MIDDLEWARE = [
+    "custody.core.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "custody.accounts.middleware.SessionPolicyMiddleware",
+    "custody.core.middleware.ChangeContextMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "custody.urls"
+WSGI_APPLICATION = "custody.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "custody.core.context.custody_context",
+            ],
+        },
+    }
+]
+
+DEFAULT_SQLITE = f"sqlite:///{VAR_DIR / 'custody.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", DEFAULT_SQLITE), conn_max_age=0)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers and the single writer proceed together; IMMEDIATE takes the write lock at
+    # BEGIN, so two clerks writing at once queue instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=30000;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CUSTODY_TEST_SQLITE", "")} if os.environ.get("CUSTODY_TEST_SQLITE") else {}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+if env_bool("CUSTODY_FAST_HASHER", False):
+    # Tests create hundreds of users; argon2's cost is the point in production, not in a test.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+# Session policy (issue 2): idle 30 minutes, absolute 12 hours; enforced in SessionPolicyMiddleware.
+SESSION_IDLE_SECONDS = int(os.environ.get("CUSTODY_SESSION_IDLE_SECONDS", 30 * 60))
+SESSION_ABSOLUTE_SECONDS = int(os.environ.get("CUSTODY_SESSION_ABSOLUTE_SECONDS", 12 * 3600))
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_SECONDS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env_bool("CUSTODY_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LOCKOUT_FAILURES = 5
+LOCKOUT_SECONDS = 10 * 60
+OTP_TOTP_ISSUER = "Custody"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("ar", _("Arabic"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "UTC"
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_ROOT = Path(os.environ.get("CUSTODY_MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "/media-not-served/"  # files are served only through views that check access and audit
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "custody.accounts.api_auth.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["custody.core.api.CustodyPermission"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Custody API",
+    "DESCRIPTION": "Every response is restricted by the caller's agency, role, releasability and field rules.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+TASKS = {"default": {"BACKEND": "django_tasks.backends.database.DatabaseBackend"}}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("CUSTODY_LOG_LEVEL", "WARNING")},
+}
+
+# Ledger checkpoints: at least every N events or M minutes (issue 3).
+LEDGER_CHECKPOINT_EVENTS = int(os.environ.get("CUSTODY_LEDGER_CHECKPOINT_EVENTS", 1000))
+LEDGER_CHECKPOINT_MINUTES = int(os.environ.get("CUSTODY_LEDGER_CHECKPOINT_MINUTES", 10))
+LEDGER_KEY_FILE = Path(os.environ.get("CUSTODY_LEDGER_KEY_FILE", VAR_DIR / "ledger-signing-key.pem"))
