@@ -46,7 +46,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_htmx",
     "django_tasks",
-    "django_tasks.backends.database",
+    "django_tasks_db",
     "custody.core",
     "custody.accounts",
     "custody.registry",
@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "custody.accounts.middleware.LoginRequiredMiddleware",
     "custody.accounts.middleware.SessionPolicyMiddleware",
     "custody.core.middleware.ChangeContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -156,7 +157,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "custody.accounts.api_auth.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["custody.core.api.CustodyPermission"],
+    "DEFAULT_PERMISSION_CLASSES": ["custody.core.api_permissions.CustodyPermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
@@ -169,7 +170,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
-TASKS = {"default": {"BACKEND": "django_tasks.backends.database.DatabaseBackend"}}
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 LOGGING = {
     "version": 1,

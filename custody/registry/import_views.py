@@ -1,0 +1,112 @@
+"""Import pages: choose a file, map its columns, preview, validate, commit; list and undo batches."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from custody.core import audit
+from custody.core.access import can, restrict
+from custody.core.errors import RuleError
+from custody.registry import importer
+from custody.registry.models import Facility, ImportBatch
+
+UPLOAD_DIR = Path(settings.VAR_DIR) / "uploads"
+
+
+def _require_import(request: HttpRequest) -> None:
+    if not can(request.user, "import"):
+        audit.record(request, "import", outcome="denied")
+        raise PermissionDenied
+
+
+def _upload_path(token: str) -> Path:
+    if not token.isalnum():
+        raise Http404
+    return UPLOAD_DIR / token
+
+
+def import_start(request: HttpRequest) -> HttpResponse:
+    _require_import(request)
+    error = ""
+    if request.method == "POST" and request.FILES.get("file"):
+        upload = request.FILES["file"]
+        data = upload.read()
+        try:
+            importer.read_table(data, upload.name)
+        except importer.ImportFileError as exc:
+            error = str(exc)
+            audit.record(request, "import_upload", outcome="failed", file=upload.name, error=error)
+        else:
+            token = secrets.token_hex(16)
+            UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
+            _upload_path(token).write_bytes(data)
+            request.session[f"import_{token}"] = {"name": upload.name, "source": request.POST.get("source", "")}
+            return redirect("registry:import_map", token=token)
+    return render(request, "registry/import_start.html", {"error": error, "page_classification": 1})
+
+
+def import_map(request: HttpRequest, token: str) -> HttpResponse:
+    _require_import(request)
+    meta = request.session.get(f"import_{token}")
+    path = _upload_path(token)
+    if not meta or not path.exists():
+        raise Http404
+    table = importer.read_table(path.read_bytes(), meta["name"])
+    mapping = importer.propose_mapping(table.headers)
+    errors: list[importer.RowError] = []
+    if request.method == "POST":
+        mapping = {h: request.POST.get(f"map_{i}", "") for i, h in enumerate(table.headers)}
+        mapping = {h: t for h, t in mapping.items() if t}
+        targets = list(mapping.values())
+        dupes = {t for t in targets if targets.count(t) > 1}
+        if dupes:
+            errors = [importer.RowError(1, ", ".join(h for h, t in mapping.items() if t in dupes), _("two columns are mapped to the same field"))]
+        else:
+            codes = set(restrict(Facility.objects.all(), request.user).values_list("code", flat=True))
+            parsed, errors = importer.validate(table, mapping, codes)
+            if not errors and request.POST.get("action") == "commit":
+                batch = importer.commit(table, mapping, parsed, user=request.user, source=meta.get("source", ""))
+                audit.record(request, "import", obj=batch, file=table.file_name, sha256=table.sha256, rows=len(parsed))
+                path.unlink(missing_ok=True)
+                del request.session[f"import_{token}"]
+                messages.success(request, _("Imported %(n)d people from %(f)s.") % {"n": len(parsed), "f": table.file_name})
+                return redirect("registry:batch_list")
+            if errors:
+                audit.record(request, "import_validate", outcome="failed", file=table.file_name, errors=len(errors))
+    return render(request, "registry/import_map.html", {
+        "table": table, "preview": table.rows[:15], "mapping": mapping, "targets": importer.TARGET_FIELDS,
+        "errors": errors[:200], "error_count": len(errors), "validated": request.method == "POST" and not errors,
+        "columns": list(enumerate(table.headers)), "page_classification": 1,
+    })
+
+
+def batch_list(request: HttpRequest) -> HttpResponse:
+    _require_import(request)
+    batches = restrict(ImportBatch.objects.select_related("user"), request.user)
+    return render(request, "registry/batch_list.html", {"batches": batches[:100], "page_classification": 1})
+
+
+@require_POST
+def batch_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_import(request)
+    batch = restrict(ImportBatch.objects.all(), request.user, "import").filter(pk=pk).first()
+    if batch is None:
+        raise Http404
+    try:
+        n = importer.undo(batch, user=request.user)
+    except RuleError as exc:
+        audit.record(request, "import_undo", obj=batch, outcome="denied", reason=exc.message)
+        messages.error(request, exc.message)
+    else:
+        audit.record(request, "import_undo", obj=batch, people=n)
+        messages.success(request, _("Import undone: %(n)d people removed.") % {"n": n})
+    return redirect("registry:batch_list")

@@ -1,0 +1,394 @@
+"""Roster import: read CSV or XLSX, map columns, validate every row, commit all or nothing.
+
+Every problem names its row (as the spreadsheet numbers it: the header is row 1) and its column, and
+nothing is written unless every row is valid.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from custody.engines.names.normalise import script_of
+from custody.registry.countries import is_country_code
+
+TARGET_FIELDS: dict[str, str] = {
+    "name": "Full name (required)",
+    "name_ar": "Name in Arabic script",
+    "given": "Given name",
+    "father": "Father's name (name part)",
+    "grandfather": "Grandfather's name",
+    "family": "Family or tribe",
+    "kunya": "Kunya",
+    "nisba": "Nisba",
+    "alias": "Alias",
+    "sex": "Sex",
+    "dob": "Date of birth",
+    "place_of_birth": "Place of birth",
+    "nationality": "Nationality (ISO codes, ; separated)",
+    "father_name": "Father's first name",
+    "mother_name": "Mother's full name",
+    "prisoner_number": "Prisoner number",
+    "wristband": "Wristband number",
+    "document_number": "Document number",
+    "facility": "Facility code",
+    "risk_tier": "Risk tier",
+    "capture_date": "Date of capture",
+    "capture_place": "Place of capture",
+    "next_of_kin": "Person to inform",
+}
+
+# Headers a roster is likely to use for each field; used to propose a mapping the clerk can change.
+HEADER_GUESSES: dict[str, tuple[str, ...]] = {
+    "name": ("name", "full name", "full_name", "الاسم", "الاسم الكامل", "name_en"),
+    "name_ar": ("name_ar", "arabic name", "الاسم بالعربية"),
+    "sex": ("sex", "gender", "الجنس"),
+    "dob": ("dob", "date of birth", "birth date", "تاريخ الميلاد", "birth_date"),
+    "place_of_birth": ("place_of_birth", "place of birth", "pob", "مكان الولادة", "مكان الميلاد"),
+    "nationality": ("nationality", "nationalities", "الجنسية", "country"),
+    "father_name": ("father_name", "father", "father's name", "اسم الأب", "اسم الاب"),
+    "mother_name": ("mother_name", "mother", "mother's name", "اسم الأم", "اسم الام"),
+    "prisoner_number": ("prisoner_number", "prisoner no", "prisoner number", "رقم السجين", "number", "source_ref"),
+    "wristband": ("wristband", "band"),
+    "document_number": ("document_number", "document", "passport", "id number"),
+    "facility": ("facility", "site", "prison", "السجن", "الموقع"),
+    "risk_tier": ("risk_tier", "tier", "risk"),
+    "capture_date": ("capture_date", "date of capture", "تاريخ القبض"),
+    "capture_place": ("capture_place", "place of capture", "مكان القبض"),
+    "next_of_kin": ("next_of_kin", "next of kin", "person to inform"),
+    "kunya": ("kunya", "الكنية"),
+    "alias": ("alias", "aka", "لقب"),
+}
+
+MAX_ROWS = 250_000
+
+
+class ImportFileError(Exception):
+    """The file itself cannot be read; nothing was written."""
+
+
+@dataclass
+class RowError:
+    row: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"Row {self.row}, column “{self.column}”: {self.message}"
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+    encoding: str
+    sha256: str
+    file_name: str
+
+
+@dataclass
+class ParsedRow:
+    row: int
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """UTF-8 (with or without BOM) first; Windows-1256 when the bytes are not UTF-8."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(data) > 4 and data[1:4:2] == b"\x00\x00"):
+        raise ImportFileError("The file is UTF-16 encoded. Save it as UTF-8 CSV (or Windows-1256) and try again.")
+    if b"\x00" in data[:4096]:
+        offset = data.index(b"\x00")
+        raise ImportFileError(f"The file holds a NUL byte at byte {offset}: it is not a text CSV file (is it a spreadsheet saved with a .csv name?).")
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as exc:
+        try:
+            return data.decode("cp1256"), "windows-1256"
+        except UnicodeDecodeError:
+            raise ImportFileError(f"Byte {exc.start} (0x{data[exc.start]:02x}) is neither UTF-8 nor Windows-1256.") from exc
+
+
+def _check_headers(headers: list[str]) -> list[str]:
+    clean = [h.strip() for h in headers]
+    if not any(clean):
+        raise ImportFileError("Row 1 (the header row) is empty: the first row must name the columns.")
+    seen: dict[str, int] = {}
+    for i, h in enumerate(clean, start=1):
+        if not h:
+            continue
+        key = h.casefold()
+        if key in seen:
+            raise ImportFileError(f"Row 1: the header “{h}” appears twice (columns {seen[key]} and {i}). Rename one of them.")
+        seen[key] = i
+    return clean
+
+
+def read_table(data: bytes, file_name: str) -> Table:
+    sha = hashlib.sha256(data).hexdigest()
+    if not data:
+        raise ImportFileError("The file is empty.")
+    lower = file_name.lower()
+    if lower.endswith((".xlsx", ".xlsm")) or data[:2] == b"PK":
+        return _read_xlsx(data, file_name, sha)
+    text, encoding = decode_bytes(data)
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
+    rows: list[list[str]] = []
+    try:
+        for rec in reader:
+            rows.append(rec)
+            if len(rows) > MAX_ROWS + 1:
+                raise ImportFileError(f"The file has more than {MAX_ROWS:,} rows; split it into smaller files.")
+    except csv.Error as exc:
+        raise ImportFileError(f"Row {reader.line_num}: the CSV is malformed or truncated ({exc}).") from exc
+    if text and not text.endswith(("\n", "\r")) and rows and text.count('"') % 2 == 1:
+        raise ImportFileError(f"Row {len(rows)}: the file ends inside a quoted value — it looks truncated.")
+    if not rows:
+        raise ImportFileError("The file has no rows.")
+    headers = _check_headers(rows[0])
+    body = [r for r in rows[1:] if any(c.strip() for c in r)]
+    for i, r in enumerate(rows[1:], start=2):
+        if any(c.strip() for c in r) and len(r) > len(headers):
+            raise ImportFileError(f"Row {i} has {len(r)} values but the header names {len(headers)} columns (a stray separator, or a truncated line?).")
+    return Table(headers, [r + [""] * (len(headers) - len(r)) for r in body], encoding, sha, file_name)
+
+
+def _read_xlsx(data: bytes, file_name: str, sha: str) -> Table:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise ImportFileError(f"The XLSX file is damaged or truncated and cannot be opened ({exc.__class__.__name__}).") from exc
+    ws = wb.worksheets[0]
+    rows: list[list[str]] = []
+    for rec in ws.iter_rows(values_only=True):
+        rows.append(["" if v is None else (v.date().isoformat() if isinstance(v, dt.datetime) else v.isoformat() if isinstance(v, dt.date) else str(v)) for v in rec])
+        if len(rows) > MAX_ROWS + 1:
+            raise ImportFileError(f"The sheet has more than {MAX_ROWS:,} rows; split it.")
+    if not rows:
+        raise ImportFileError("The first sheet is empty.")
+    headers = _check_headers(rows[0])
+    width = len(headers)
+    body = [(r + [""] * width)[:width] for r in rows[1:] if any(str(c).strip() for c in r)]
+    return Table(headers, body, "xlsx", sha, file_name)
+
+
+def propose_mapping(headers: list[str]) -> dict[str, str]:
+    """header -> target field, for the headers we recognise."""
+    mapping = {}
+    used = set()
+    for h in headers:
+        key = h.strip().casefold()
+        for target, guesses in HEADER_GUESSES.items():
+            if target not in used and (key == target or key in guesses):
+                mapping[h] = target
+                used.add(target)
+                break
+    return mapping
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d")
+_RANGE = re.compile(r"^(\d{4})\s*[/–-]\s*(\d{4})$")
+DOB_HELP = "write an exact date (1990-05-01 or 01/05/1990), a year (1990), or an estimated range of years (1987/1991)"
+
+
+@dataclass
+class Birth:
+    precision: str
+    date: dt.date | None = None
+    year_min: int | None = None
+    year_max: int | None = None
+
+
+def parse_birth(value: str, today: dt.date) -> Birth:
+    v = value.strip()
+    if not v:
+        return Birth("unknown")
+    if re.fullmatch(r"\d{4}", v):
+        year = int(v)
+        if not 1900 <= year <= today.year:
+            raise ValueError(f"year {year} is impossible")
+        return Birth("year", year_min=year, year_max=year)
+    m = _RANGE.match(v)
+    if m:
+        lo, hi = int(m.group(1)), int(m.group(2))
+        if lo > hi or lo < 1900 or hi > today.year:
+            raise ValueError(f"“{v}” is not a possible range of birth years")
+        return Birth("range", year_min=lo, year_max=hi)
+    for fmt in _DATE_FORMATS:
+        try:
+            d = dt.datetime.strptime(v, fmt).date()
+        except ValueError:
+            continue
+        if d > today or d.year < 1900:
+            raise ValueError(f"{d.isoformat()} is an impossible date of birth")
+        return Birth("exact", date=d, year_min=d.year, year_max=d.year)
+    raise ValueError(f"“{v}” is not a date: {DOB_HELP}")
+
+
+def parse_date(value: str, today: dt.date) -> dt.date | None:
+    v = value.strip()
+    if not v:
+        return None
+    for fmt in _DATE_FORMATS:
+        try:
+            d = dt.datetime.strptime(v, fmt).date()
+        except ValueError:
+            continue
+        if d > today:
+            raise ValueError(f"{d.isoformat()} is in the future")
+        return d
+    raise ValueError(f"“{v}” is not a date: write 2025-01-31 or 31/01/2025")
+
+
+SEX_VALUES = {"m": "M", "male": "M", "ذكر": "M", "f": "F", "female": "F", "أنثى": "F", "انثى": "F", "": "U", "u": "U", "unknown": "U"}
+
+
+def validate(table: Table, mapping: dict[str, str], facility_codes: set[str], today: dt.date | None = None) -> tuple[list[ParsedRow], list[RowError]]:
+    """Every row checked; all errors returned together so the clerk fixes the file once."""
+    today = today or dt.date.today()
+    targets = {t: table.headers.index(h) for h, t in mapping.items() if t and h in table.headers}
+    errors: list[RowError] = []
+    if "name" not in targets and "name_ar" not in targets:
+        errors.append(RowError(1, "—", "no column is mapped to the name: map the column holding the person's full name"))
+        return [], errors
+    header_of = {t: table.headers[i] for t, i in targets.items()}
+    parsed: list[ParsedRow] = []
+    for n, raw in enumerate(table.rows, start=2):
+        row = ParsedRow(n)
+        vals = {t: raw[i].strip() for t, i in targets.items()}
+
+        def err(target: str, message: str, n: int = n) -> None:
+            errors.append(RowError(n, header_of.get(target, target), message))
+
+        name = vals.get("name") or vals.get("name_ar") or ""
+        if not name:
+            err("name" if "name" in targets else "name_ar", "the name is empty")
+        elif script_of(name) == "unknown":
+            err("name" if vals.get("name") else "name_ar", f"“{name}” holds no letters of a known script")
+        row.values.update(vals)
+        try:
+            row.values["birth"] = parse_birth(vals.get("dob", ""), today)
+        except ValueError as exc:
+            err("dob", str(exc))
+        try:
+            row.values["capture_date_parsed"] = parse_date(vals.get("capture_date", ""), today)
+        except ValueError as exc:
+            err("capture_date", str(exc))
+        sex = SEX_VALUES.get(vals.get("sex", "").casefold())
+        if sex is None:
+            err("sex", f"“{vals['sex']}” is not a sex: write M, F or leave empty")
+        row.values["sex"] = sex or "U"
+        codes = [c.strip().upper() for c in re.split(r"[;,/]", vals.get("nationality", "")) if c.strip()]
+        for c in codes:
+            if not is_country_code(c):
+                err("nationality", f"“{c}” is not a two-letter ISO country code")
+        row.values["nationalities"] = codes
+        fac = vals.get("facility", "")
+        if fac and fac not in facility_codes:
+            err("facility", f"unknown facility “{fac}” (known: {', '.join(sorted(facility_codes)[:12])})")
+        tier = vals.get("risk_tier", "")
+        if tier and tier not in {"1", "2", "3"}:
+            err("risk_tier", f"“{tier}” is not a risk tier: write 1, 2 or 3")
+        parsed.append(row)
+    return parsed, errors
+
+
+def commit(table: Table, mapping: dict[str, str], parsed: list[ParsedRow], *, user: Any, source: str = "") -> Any:
+    """Write every row in one transaction; returns the ImportBatch."""
+    from custody.registry.models import (
+        Facility,
+        Identifier,
+        ImportBatch,
+        Nationality,
+        Person,
+        PersonName,
+    )
+    from custody.registry.search import reindex_people
+    from custody.registry.services import next_refs
+
+    facilities = {f.code: f for f in Facility.objects.all()}
+    with transaction.atomic():
+        batch = ImportBatch.objects.create(user=user, file_name=table.file_name, sha256=table.sha256, source=source or table.file_name, rows=len(parsed), mapping=mapping)
+        refs = next_refs(len(parsed))
+        people = []
+        for ref, row in zip(refs, parsed, strict=True):
+            v = row.values
+            birth = v["birth"]
+            latin = v.get("name", "")
+            arabic = v.get("name_ar", "")
+            if latin and script_of(latin) == "arab" and not arabic:
+                latin, arabic = "", latin
+            people.append(Person(
+                ref=ref, display_name=latin or arabic, display_name_ar=arabic, sex=v["sex"],
+                birth_precision=birth.precision, birth_date=birth.date, birth_year_min=birth.year_min, birth_year_max=birth.year_max,
+                place_of_birth=v.get("place_of_birth", ""), father_name=v.get("father_name", ""), mother_name=v.get("mother_name", ""),
+                capture_date=v.get("capture_date_parsed"), capture_place=v.get("capture_place", ""),
+                next_of_kin_name=v.get("next_of_kin", ""), risk_tier=int(v["risk_tier"]) if v.get("risk_tier") else None,
+                originating_agency=getattr(user, "agency", None), import_batch=batch,
+            ))
+        Person.objects.bulk_create(people, batch_size=2000)
+        people = list(Person.objects.filter(import_batch=batch).order_by("ref"))
+        names, idents, nats = [], [], []
+        for person, row in zip(people, parsed, strict=True):
+            v = row.values
+            src = source or table.file_name
+            parts = {k: v.get(k, "") for k in ("given", "father", "grandfather", "family", "kunya", "nisba")}
+            if person.display_name and person.display_name != person.display_name_ar:
+                names.append(PersonName(person=person, script="latn" if script_of(person.display_name) == "latn" else "other", full=person.display_name, source=src, **parts))
+            if person.display_name_ar:
+                names.append(PersonName(person=person, script="arab", full=person.display_name_ar, source=src))
+            if v.get("alias"):
+                names.append(PersonName(person=person, script=script_of(v["alias"]) if script_of(v["alias"]) in {"arab", "latn"} else "other", full=v["alias"], source=src, is_alias=True))
+            for kind, key in (("prisoner", "prisoner_number"), ("wristband", "wristband"), ("document", "document_number")):
+                if v.get(key):
+                    idents.append(Identifier(person=person, kind=kind, value=v[key], value_norm=Identifier.normalise(v[key]), authority=getattr(user, "agency", None)))
+            for c in v["nationalities"]:
+                nats.append(Nationality(person=person, country=c, source=src))
+        PersonName.objects.bulk_create(names, batch_size=2000)
+        Identifier.objects.bulk_create(idents, batch_size=2000)
+        Nationality.objects.bulk_create(nats, batch_size=2000, ignore_conflicts=True)
+        reindex_people([p.pk for p in people])
+        facility_of = {p.pk: facilities[row.values["facility"]] for p, row in zip(people, parsed, strict=True) if row.values.get("facility")}
+        from custody.registry.signals import people_imported
+
+        people_imported.send(sender=ImportBatch, batch=batch, people=people, facility_of=facility_of, user=user)
+    return batch
+
+
+def undo(batch: Any, *, user: Any) -> int:
+    """Remove everything the batch created, if nothing else has come to depend on it."""
+    from django.db.models.deletion import ProtectedError, RestrictedError
+    from django.utils import timezone
+
+    from custody.core.errors import RuleError
+    from custody.registry.models import ImportBatch, Person
+
+    if batch.undone_at:
+        raise RuleError(f"This import was already undone on {batch.undone_at:%Y-%m-%d %H:%M} UTC.")
+    with transaction.atomic():
+        people = Person.objects.filter(import_batch=batch)
+        n = people.count()
+        try:
+            people.delete()
+        except (ProtectedError, RestrictedError) as exc:
+            kinds = sorted({o._meta.verbose_name for o in list(exc.protected_objects if hasattr(exc, 'protected_objects') else exc.restricted_objects)[:50]})
+            raise RuleError(
+                "This import cannot be undone: other records now depend on its people (" + ", ".join(str(k) for k in kinds) + ")."
+            ) from exc
+        ImportBatch.objects.filter(pk=batch.pk).update(undone_at=timezone.now(), undone_by=user)
+    return n
