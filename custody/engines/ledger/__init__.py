@@ -1,0 +1,82 @@
+"""The custody ledger engine: canonical events, an RFC 9162 Merkle tree, signed checkpoints,
+whole-log verification and offline-verifiable handover bundles. Plain Python (no Django): the
+offline verifier a partner runs needs only this package and `cryptography`.
+"""
+
+from .bundle import BUNDLE_FORMAT, BundleReport, build_bundle, verify_bundle
+from .canonical import CanonicalJSONError, canonical_json, is_canonical
+from .checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    generate_key,
+    key_id,
+    load_or_create_private_key,
+    public_from_raw,
+    public_raw,
+    sign_checkpoint,
+)
+from .events import EVENT_KINDS, EventError, event_bytes, event_document
+from .merkle import (
+    EMPTY_ROOT,
+    Frontier,
+    MemoryTree,
+    NodeGetter,
+    ProofError,
+    build_levels,
+    consistency_proof,
+    frontier_keys,
+    inclusion_proof,
+    leaf_hash,
+    leaf_hashes,
+    node_hash,
+    nodes_for_consistency,
+    nodes_for_inclusion,
+    root,
+    root_from_inclusion,
+    verify_consistency,
+    verify_inclusion,
+)
+from .verify import LogReport, Problem, verify_log
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "EMPTY_ROOT",
+    "EVENT_KINDS",
+    "BundleReport",
+    "CanonicalJSONError",
+    "Checkpoint",
+    "CheckpointError",
+    "EventError",
+    "Frontier",
+    "LogReport",
+    "MemoryTree",
+    "NodeGetter",
+    "Problem",
+    "ProofError",
+    "build_bundle",
+    "build_levels",
+    "canonical_json",
+    "consistency_proof",
+    "event_bytes",
+    "event_document",
+    "frontier_keys",
+    "generate_key",
+    "inclusion_proof",
+    "is_canonical",
+    "key_id",
+    "leaf_hash",
+    "leaf_hashes",
+    "load_or_create_private_key",
+    "node_hash",
+    "nodes_for_consistency",
+    "nodes_for_inclusion",
+    "public_from_raw",
+    "public_raw",
+    "root",
+    "root_from_inclusion",
+    "sign_checkpoint",
+    "verify_bundle",
+    "verify_consistency",
+    "verify_inclusion",
+    "verify_log",
+]
