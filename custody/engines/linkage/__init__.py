@@ -1,0 +1,1 @@
+"""Record linkage: blocking, Fellegi–Sunter model, clustering, explanation, evaluation (no Django)."""

@@ -1,0 +1,381 @@
+"""Fellegi–Sunter model over the name engine's features and the other identifiers.
+
+Each comparison maps a record pair to one of a few ordered agreement levels (or to null when a
+value is missing on either side, which then contributes nothing). A pair's match weight is
+``prior + sum(log2(m/u))`` over comparisons, with m = P(level | same person) and u = P(level |
+different people). As Splink does: u is estimated from random record pairs (almost all are
+non-matches), m and the prior by expectation-maximisation over the blocked candidate pairs, no
+labels used. Every score decomposes into its per-comparison weights: the explanation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from custody.engines.linkage.records import Dob, Record
+from custody.engines.names.compare import NameComparison, compare_names
+from custody.engines.names.rarity import TokenRarity
+
+__all__ = ["PairFeatures", "Comparison", "COMPARISONS", "pair_features", "FSModel", "Explanation"]
+
+
+@dataclass
+class PairFeatures:
+    name: NameComparison
+    dob: str | None
+    sex: str | None
+    nationality: str | None
+    place_of_birth: float | None
+    mother: NameComparison | None
+
+
+def _dob_level(a: Dob | None, b: Dob | None) -> str | None:
+    if a is None or b is None:
+        return None
+    if a.dates and b.dates and a.dates & b.dates:
+        return "exact"
+    if a.lo == a.hi == b.lo == b.hi:
+        return "year"
+    if a.lo <= b.hi and b.lo <= a.hi:
+        return "overlap"
+    gap = max(a.lo - b.hi, b.lo - a.hi)
+    if gap <= 1:
+        return "1y"
+    if gap <= 3:
+        return "3y"
+    return "differ"
+
+
+def pair_features(a: Record, b: Record, rarity: TokenRarity) -> PairFeatures:
+    pob: float | None = None
+    if a.place_of_birth and b.place_of_birth:
+        from rapidfuzz.fuzz import token_set_ratio
+
+        pob = token_set_ratio(a.place_of_birth, b.place_of_birth) / 100
+    return PairFeatures(
+        name=compare_names(a.parsed, b.parsed, rarity),
+        dob=_dob_level(a.dob, b.dob),
+        sex=None if not (a.sex and b.sex) else ("agree" if a.sex == b.sex else "disagree"),
+        nationality=None
+        if not (a.nationality and b.nationality)
+        else ("agree" if a.nationality & b.nationality else "disagree"),
+        place_of_birth=pob,
+        mother=compare_names(a.mother, b.mother, rarity) if a.mother and b.mother else None,
+    )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    label: str
+    levels: tuple[str, ...]  # most to least agreeing
+    level_of: Callable[[PairFeatures], int | None]
+
+
+_COVER = (
+    ("all tokens agree", lambda n: n.cover_min >= 0.9),
+    ("one name contains the other", lambda n: n.cover_max >= 0.9),
+    ("most tokens agree", lambda n: n.cover_max >= 0.65),
+    ("some tokens agree", lambda n: n.cover_max >= 0.35),
+)
+_BITS = ((">=16 bits", 16.0), ("10-16 bits", 10.0), ("<10 bits", -1.0))
+NAME_LEVELS = tuple(f"{c}, {b}" for c, _ in _COVER for b, _ in _BITS) + ("names differ",)
+
+
+def _name_level(f: PairFeatures) -> int | None:
+    # Coverage (how much of each name is accounted for) crossed with the information content of
+    # the agreeing tokens: one comparison, so the two are not counted as independent evidence.
+    n = f.name
+    for ci, (_, test) in enumerate(_COVER):
+        if test(n):
+            for bi, (_, edge) in enumerate(_BITS):
+                if n.matched_bits >= edge:
+                    return ci * len(_BITS) + bi
+    return len(NAME_LEVELS) - 1
+
+
+def _given_level(f: PairFeatures) -> int | None:
+    s = f.name.given_sim
+    if s is None:
+        return None
+    return 0 if s >= 0.9 else 1 if s >= MATCH_FUZZY else 2
+
+
+MATCH_FUZZY = 0.75
+
+
+def _family_level(f: PairFeatures) -> int | None:
+    s = f.name.family_sim
+    if s is None:
+        return None
+    return 0 if s >= 0.9 else 1 if s >= MATCH_FUZZY else 2
+
+
+def _kunya_level(f: PairFeatures) -> int | None:
+    return {"agree": 0, "disagree": 1}.get(f.name.kunya)
+
+
+_DOB = ("exact", "year", "overlap", "1y", "3y", "differ")
+
+
+def _dob(f: PairFeatures) -> int | None:
+    return None if f.dob is None else _DOB.index(f.dob)
+
+
+def _agree(v: str | None) -> int | None:
+    return None if v is None else (0 if v == "agree" else 1)
+
+
+def _pob(f: PairFeatures) -> int | None:
+    s = f.place_of_birth
+    return None if s is None else 0 if s >= 0.9 else 1 if s >= 0.7 else 2
+
+
+def _mother(f: PairFeatures) -> int | None:
+    m = f.mother
+    if m is None:
+        return None
+    return 0 if m.cover_min >= 0.85 else 1 if m.cover_max >= 0.85 else 2 if m.cover_max >= 0.5 else 3
+
+
+COMPARISONS: tuple[Comparison, ...] = (
+    Comparison("name", "Name tokens (order-insensitive) and their rarity", NAME_LEVELS, _name_level),
+    Comparison("given", "Given name (first part)", ("same", "similar", "different"), _given_level),
+    Comparison("family", "Family or last part", ("same", "similar", "different"), _family_level),
+    Comparison("kunya", "Kunya (Abu/Umm X)", ("same", "different"), _kunya_level),
+    Comparison(
+        "dob",
+        "Date of birth",
+        ("same date", "same year", "ranges overlap", "within 1 year", "within 3 years", "different"),
+        _dob,
+    ),
+    Comparison("sex", "Sex", ("same", "different"), lambda f: _agree(f.sex)),
+    Comparison("nationality", "Nationality", ("shared", "different"), lambda f: _agree(f.nationality)),
+    Comparison("place_of_birth", "Place of birth", ("same", "similar", "different"), _pob),
+    Comparison(
+        "mother",
+        "Mother's name",
+        ("same", "one contains the other", "partly similar", "different"),
+        _mother,
+    ),
+)
+
+
+def level_vector(f: PairFeatures, comparisons: Sequence[Comparison] = COMPARISONS) -> list[int]:
+    return [(-1 if (lv := c.level_of(f)) is None else lv) for c in comparisons]
+
+
+@dataclass
+class Explanation:
+    """Why a pair scored what it did: one entry per comparison, plus the prior."""
+
+    left: str
+    right: str
+    match_weight: float
+    probability: float
+    prior_weight: float
+    items: list[dict[str, object]] = field(default_factory=list)
+    name_detail: dict[str, object] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "left": self.left,
+            "right": self.right,
+            "match_weight": round(self.match_weight, 3),
+            "probability": round(self.probability, 4),
+            "prior_weight": round(self.prior_weight, 3),
+            "comparisons": self.items,
+            "name_detail": self.name_detail,
+        }
+
+    def to_text(self) -> str:
+        lines = [f"{self.left}  ~  {self.right}: weight {self.match_weight:+.2f}, p={self.probability:.3f}"]
+        lines.append(f"  prior {self.prior_weight:+.2f}")
+        for it in self.items:
+            lines.append(f"  {it['label']}: {it['level']} {float(it['weight']):+.2f}")  # type: ignore[arg-type]
+        return "\n".join(lines)
+
+
+def _probability(w: float) -> float:
+    return 1.0 / (1.0 + 2.0 ** (-max(-60.0, min(60.0, w))))
+
+
+M_FLOOR = 0.002
+
+
+class FSModel:
+    """m and u per comparison level, and the prior; estimated without labels."""
+
+    def __init__(self, comparisons: Sequence[Comparison] = COMPARISONS) -> None:
+        self.comparisons = tuple(comparisons)
+        # Starting values only; fit() replaces them. m favours agreement, u disagreement.
+        self.m = [self._geometric(len(c.levels), 0.55) for c in self.comparisons]
+        self.u = [self._geometric(len(c.levels), 0.55)[::-1] for c in self.comparisons]
+        self.prior = 0.05  # P(match) among candidate pairs
+        # (starting values; fit replaces them)
+        self.iterations = 0
+        self.fitted = False
+
+    @staticmethod
+    def _geometric(n: int, r: float) -> np.ndarray:
+        v = np.array([r**i for i in range(n)], dtype=float)
+        return v / v.sum()
+
+    # -- estimation ---------------------------------------------------------------------------
+    def estimate_u(self, levels: np.ndarray) -> None:
+        """u from level frequencies among random pairs (Laplace-smoothed so no level is impossible)."""
+        for c in range(len(self.comparisons)):
+            col = levels[:, c]
+            col = col[col >= 0]
+            k = len(self.comparisons[c].levels)
+            counts = np.bincount(col, minlength=k).astype(float) + 0.5
+            self.u[c] = counts / counts.sum()
+
+    def estimate_m(
+        self, levels: np.ndarray, max_iter: int = 60, tol: float = 1e-5, fit_u: bool = False
+    ) -> None:
+        """EM for m and the prior (and u among the candidates when ``fit_u``)."""
+        if len(levels) == 0:
+            return
+        lam = self.prior
+        for it in range(max_iter):
+            lm = np.zeros(len(levels))
+            lu = np.zeros(len(levels))
+            for c in range(len(self.comparisons)):
+                col = levels[:, c]
+                ok = col >= 0
+                lm[ok] += np.log(self.m[c][col[ok]])
+                lu[ok] += np.log(self.u[c][col[ok]])
+            z = np.log(lam) + lm
+            y = np.log1p(-lam) + lu
+            post = 1.0 / (1.0 + np.exp(np.clip(y - z, -50, 50)))
+            new_lam = float(np.clip(post.mean(), 1e-6, 1 - 1e-6))
+            delta = abs(new_lam - lam)
+            lam = new_lam
+            for c in range(len(self.comparisons)):
+                col = levels[:, c]
+                ok = col >= 0
+                k = len(self.comparisons[c].levels)
+                sums = np.bincount(col[ok], weights=post[ok], minlength=k) + 0.1
+                # floor: no level may be near-impossible for a true match (one typo in a
+                # nationality must not outweigh everything else)
+                new_m = np.maximum(sums / sums.sum(), M_FLOOR)
+                new_m = new_m / new_m.sum()
+                delta = max(delta, float(np.abs(new_m - self.m[c]).max()))
+                self.m[c] = new_m
+                if fit_u:
+                    us = np.bincount(col[ok], weights=1 - post[ok], minlength=k) + 0.1
+                    self.u[c] = us / us.sum()
+            self.iterations = it + 1
+            if delta < tol:
+                break
+        self.prior = lam
+        self.fitted = True
+
+    # -- scoring ------------------------------------------------------------------------------
+    @property
+    def prior_weight(self) -> float:
+        return math.log2(self.prior / (1 - self.prior))
+
+    def level_weights(self) -> list[np.ndarray]:
+        return [np.log2(self.m[c] / self.u[c]) for c in range(len(self.comparisons))]
+
+    def weights(self, levels: np.ndarray) -> np.ndarray:
+        lw = self.level_weights()
+        total = np.full(len(levels), self.prior_weight)
+        for c in range(len(self.comparisons)):
+            col = levels[:, c]
+            ok = col >= 0
+            total[ok] += lw[c][col[ok]]
+        return total
+
+    def weight(self, lv: Sequence[int]) -> float:
+        return float(self.weights(np.array([lv], dtype=np.int64))[0])
+
+    @staticmethod
+    def probability(weight: float) -> float:
+        return _probability(weight)
+
+    def explain(self, a: Record, b: Record, f: PairFeatures) -> Explanation:
+        lv = level_vector(f, self.comparisons)
+        items: list[dict[str, object]] = []
+        total = self.prior_weight
+        for c, comp in enumerate(self.comparisons):
+            level = lv[c]
+            if level < 0:
+                items.append({"comparison": comp.name, "label": comp.label, "level": "missing on one side",
+                              "level_index": None, "m": None, "u": None, "weight": 0.0})
+                continue
+            w = float(math.log2(self.m[c][level] / self.u[c][level]))
+            total += w
+            items.append({
+                "comparison": comp.name,
+                "label": comp.label,
+                "level": comp.levels[level],
+                "level_index": level,
+                "m": round(float(self.m[c][level]), 5),
+                "u": round(float(self.u[c][level]), 5),
+                "weight": round(w, 3),
+            })
+        return Explanation(
+            left=a.name,
+            right=b.name,
+            match_weight=total,
+            probability=_probability(total),
+            prior_weight=self.prior_weight,
+            items=items,
+            name_detail={"left": a.parsed.as_dict(), "right": b.parsed.as_dict(), **f.name.as_dict()},
+        )
+
+    # -- persistence --------------------------------------------------------------------------
+    def to_json(self) -> str:
+        return json.dumps({
+            "comparisons": [c.name for c in self.comparisons],
+            "m": [list(map(float, x)) for x in self.m],
+            "u": [list(map(float, x)) for x in self.u],
+            "prior": self.prior,
+        })
+
+    @classmethod
+    def from_json(cls, text: str) -> FSModel:
+        data = json.loads(text)
+        model = cls()
+        names = [c.name for c in model.comparisons]
+        if data["comparisons"] != names:
+            raise ValueError(f"model was trained with comparisons {data['comparisons']}, engine has {names}")
+        model.m = [np.array(x) for x in data["m"]]
+        model.u = [np.array(x) for x in data["u"]]
+        model.prior = float(data["prior"])
+        model.fitted = True
+        return model
+
+    def summary(self) -> list[dict[str, object]]:
+        out = []
+        for c, comp in enumerate(self.comparisons):
+            for lv, label in enumerate(comp.levels):
+                out.append({"comparison": comp.name, "level": label, "m": float(self.m[c][lv]),
+                            "u": float(self.u[c][lv]), "weight": float(math.log2(self.m[c][lv] / self.u[c][lv]))})
+        return out
+
+
+def random_pairs(n: int, k: int, seed: int = 0) -> list[tuple[int, int]]:
+    rng = random.Random(seed)
+    if n < 2:
+        return []
+    total = n * (n - 1) // 2
+    if total <= k:
+        return [(i, j) for i in range(n) for j in range(i + 1, n)]
+    out: set[tuple[int, int]] = set()
+    while len(out) < k:
+        i, j = rng.randrange(n), rng.randrange(n)
+        if i != j:
+            out.add((min(i, j), max(i, j)))
+    return sorted(out)
+
+

@@ -1,0 +1,191 @@
+"""De-duplicate one list or link several: block, train, score, cluster, explain.
+
+``Linker`` is the engine's entry point for the CLI and the Django app; ``LinkageIndex`` answers
+"who already known might this new person be?" for one record at a time (the registration check).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from custody.engines.linkage.blocking import block_keys, candidate_pairs
+from custody.engines.linkage.cluster import cluster_pairs
+from custody.engines.linkage.model import (
+    COMPARISONS,
+    Explanation,
+    FSModel,
+    level_vector,
+    pair_features,
+    random_pairs,
+)
+from custody.engines.linkage.records import Record
+from custody.engines.names.rarity import TokenRarity
+
+__all__ = ["Linker", "ScoredPair", "LinkageIndex", "DEFAULT_THRESHOLD", "REVIEW_THRESHOLD"]
+
+# Match weights (log2 odds). Above DEFAULT_THRESHOLD a pair is linked automatically; between
+# REVIEW_THRESHOLD and it, a person adjudicates.
+DEFAULT_THRESHOLD = 6.0
+REVIEW_THRESHOLD = 0.0
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class ScoredPair:
+    i: int
+    j: int
+    weight: float
+    probability: float
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    return None
+
+
+class Linker:
+    """Probabilistic linkage over a list of records (one source: dedupe; several: link)."""
+
+    def __init__(
+        self,
+        records: Sequence[Record],
+        *,
+        link_sources: bool = False,
+        max_block: int = 120,
+        u_sample: int = 20_000,
+        seed: int = 0,
+        progress: Progress | None = None,
+    ) -> None:
+        self.records = list(records)
+        self.link_sources = link_sources
+        self.max_block = max_block
+        self.u_sample = u_sample
+        self.seed = seed
+        self.progress = progress or _noop
+        self.rarity = TokenRarity(r.parsed for r in self.records)
+        self.model = FSModel()
+        self.pairs: list[tuple[int, int]] = []
+        self.levels = np.zeros((0, len(COMPARISONS)), dtype=np.int64)
+        self.scored: list[ScoredPair] = []
+
+    def _levels(self, pairs: Sequence[tuple[int, int]], stage: str) -> np.ndarray:
+        out = np.empty((len(pairs), len(COMPARISONS)), dtype=np.int64)
+        recs = self.records
+        step = max(1, len(pairs) // 100)
+        for k, (i, j) in enumerate(pairs):
+            out[k] = level_vector(pair_features(recs[i], recs[j], self.rarity))
+            if k % step == 0:
+                self.progress(stage, k, len(pairs))
+        self.progress(stage, len(pairs), len(pairs))
+        return out
+
+    def run(self, model: FSModel | None = None) -> list[ScoredPair]:
+        """Block, estimate the model (unless one is given), and score every candidate pair."""
+        usable = [i for i, r in enumerate(self.records) if not r.parsed.empty]
+        self.progress("blocking", 0, 1)
+        sub = [self.records[i] for i in usable]
+        self.pairs = [(usable[a], usable[b]) for a, b in candidate_pairs(
+            sub, max_block=self.max_block, link_sources=self.link_sources)]
+        self.progress("blocking", 1, 1)
+        self.levels = self._levels(self.pairs, "comparing")
+        if model is not None:
+            self.model = model
+        else:
+            rnd = [(usable[a], usable[b]) for a, b in random_pairs(len(usable), self.u_sample, self.seed)]
+            if self.link_sources:
+                rnd = [(a, b) for a, b in rnd if self.records[a].source != self.records[b].source]
+            # u from random pairs is only the starting point: the non-matches that blocking lets
+            # through share name tokens by construction, so u is re-estimated among the candidates
+            # together with m and the prior (a two-class latent mixture; see docs/decisions).
+            self.model.estimate_u(self._levels(rnd, "estimating u"))
+            self.progress("EM", 0, 1)
+            self.model.estimate_m(self.levels, fit_u=True, max_iter=200)
+            self.progress("EM", 1, 1)
+        w = self.model.weights(self.levels) if len(self.pairs) else np.zeros(0)
+        self.scored = [
+            ScoredPair(i, j, float(x), FSModel.probability(float(x)))
+            for (i, j), x in zip(self.pairs, w, strict=True)
+        ]
+        return self.scored
+
+    def triples(self) -> list[tuple[int, int, float]]:
+        return [(s.i, s.j, s.weight) for s in self.scored]
+
+    def clusters(
+        self,
+        threshold: float = DEFAULT_THRESHOLD,
+        cannot_link: Iterable[tuple[int, int]] = (),
+        must_link: Iterable[tuple[int, int]] = (),
+    ) -> list[int]:
+        return cluster_pairs(len(self.records), self.triples(), threshold, cannot_link, must_link)
+
+    def best_scores(self) -> list[float | None]:
+        """Each record's best pair weight (None if it was never compared)."""
+        best: list[float | None] = [None] * len(self.records)
+        for s in self.scored:
+            for x in (s.i, s.j):
+                cur = best[x]
+                if cur is None or s.weight > cur:
+                    best[x] = s.weight
+        return best
+
+    def explain(self, i: int, j: int) -> Explanation:
+        a, b = self.records[i], self.records[j]
+        return self.model.explain(a, b, pair_features(a, b, self.rarity))
+
+    def review_band(
+        self, low: float = REVIEW_THRESHOLD, high: float = DEFAULT_THRESHOLD
+    ) -> list[ScoredPair]:
+        return sorted((s for s in self.scored if low <= s.weight < high), key=lambda s: -s.weight)
+
+
+class LinkageIndex:
+    """Known people, indexed by blocking key, for one-record-at-a-time checks.
+
+    The model is trained once (on the whole population) and reused; a query blocks the new
+    record, scores the few candidates and returns them best first with their explanations.
+    """
+
+    def __init__(self, records: Sequence[Record], model: FSModel, max_block: int = 400) -> None:
+        self.records = list(records)
+        self.model = model
+        self.max_block = max_block
+        self.rarity = TokenRarity(r.parsed for r in self.records)
+        self.blocks: dict[str, list[int]] = {}
+        for i, r in enumerate(self.records):
+            self._index(i, r)
+
+    def _index(self, i: int, r: Record) -> None:
+        for k in block_keys(r):
+            self.blocks.setdefault(k, []).append(i)
+
+    def add(self, r: Record) -> int:
+        self.records.append(r)
+        self.rarity.add(r.parsed)
+        i = len(self.records) - 1
+        self._index(i, r)
+        return i
+
+    def candidates(self, r: Record) -> set[int]:
+        out: set[int] = set()
+        for k in block_keys(r):
+            members = self.blocks.get(k, ())
+            if len(members) <= self.max_block:
+                out.update(members)
+        return out
+
+    def query(self, r: Record, limit: int = 10, min_weight: float = REVIEW_THRESHOLD) -> list[tuple[int, Explanation]]:
+        found: list[tuple[int, Explanation]] = []
+        for i in self.candidates(r):
+            other = self.records[i]
+            if other is r:
+                continue
+            f = pair_features(r, other, self.rarity)
+            w = self.model.weight(level_vector(f))
+            if w >= min_weight:
+                found.append((i, self.model.explain(r, other, f)))
+        found.sort(key=lambda x: -x[1].match_weight)
+        return found[:limit]
