@@ -1,0 +1,282 @@
+"""The aggregate integer programme: how many of each tier leave each site on each day, by which mode.
+
+Integer counts per site x tier x day x mode, solved with HiGHS through OR-Tools MathOpt. Keep-apart
+pairs and the tier-1 one-faction rule are left to manifest packing (see docs/decisions): counting by
+tier only keeps the programme small, and the rare packing miss is absorbed by re-planning.
+
+Helicopters are modelled per airframe type and day by *patterns*: a pattern is a maximal combination of
+round trips one airframe can fly within its sortie and flight-hour limits (round trips rounded up to
+15-minute blocks). Choosing how many airframes fly each pattern is exact: every integer solution can
+be assigned to real airframes. Pooling the fleet's sorties and hours instead gives plans that look
+optimal but cannot be flown (the fleet-hours trap in docs/decisions).
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ortools.math_opt.python import mathopt
+from ortools.math_opt.solvers import highs_pb2
+
+from .scenario import HEAVY, ROAD, TIERS, Scenario, Site
+
+# Tie-breaks below exposure, kept small enough to stay well under the gaps that matter: prefer
+# finishing early (remaining person-days), then fewer flights and convoys.
+EPS_PERSON_DAY = 1e-5
+EPS_VEHICLE = 1e-3
+
+BLOCK_MINUTES = 15
+
+
+@dataclass(frozen=True)
+class AirframeType:
+    max_sorties: int
+    hour_blocks: int
+    members: tuple[str, ...]
+
+
+def airframe_types(sc: Scenario) -> list[AirframeType]:
+    groups: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for h in sc.helicopters:
+        groups[(h.max_sorties, int(math.floor(h.max_hours * 60 / BLOCK_MINUTES + 1e-9)))].append(h.id)
+    return [AirframeType(k, b, tuple(ids)) for (k, b), ids in sorted(groups.items())]
+
+
+def blocks(site: Site) -> int:
+    return math.ceil(site.round_trip_minutes / BLOCK_MINUTES)
+
+
+def patterns(sc: Scenario, at: AirframeType) -> list[tuple[int, ...]]:
+    """Maximal multisets of site indices (non-decreasing tuples) one airframe of this type can fly
+    in a day. Subsets need no variable of their own: a planned sortie may be left unflown."""
+    sites = [i for i, s in enumerate(sc.sites) if s.lz_sorties > 0 and blocks(s) <= at.hour_blocks]
+    cost = {i: blocks(sc.sites[i]) for i in sites}
+    cheapest = min(cost.values()) if cost else 0
+    out: list[tuple[int, ...]] = []
+
+    def rec(start: int, chosen: list[int], used: int) -> None:
+        extended = False
+        if len(chosen) < at.max_sorties:
+            for j in range(start, len(sites)):
+                s = sites[j]
+                if used + cost[s] <= at.hour_blocks:
+                    extended = True
+                    rec(j, [*chosen, s], used + cost[s])
+        if not chosen:
+            return
+        if not extended:
+            # Maximal in the global sense: no site at all (not only those after `start`) still fits.
+            if len(chosen) >= at.max_sorties or used + cheapest > at.hour_blocks or not any(
+                used + cost[s] <= at.hour_blocks for s in sites
+            ):
+                out.append(tuple(chosen))
+        return
+
+    rec(0, [], 0)
+    return out
+
+
+@dataclass
+class State:
+    """Where a (re-)plan starts: the first day still to plan, who is still at each site, and intake
+    already taken by people arriving on later days (overnight convoys already under way)."""
+
+    first_day: int
+    remaining: dict[tuple[str, int], int]
+    intake_reserved: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class Aggregate:
+    first_day: int
+    moves: dict[tuple[str, int, int, str], int]  # (site, tier, day, mode) -> people
+    sorties: dict[tuple[str, int], int]  # (site, day) -> sorties flown
+    convoys: dict[tuple[str, int], int]  # (site, day) -> convoys sent
+    patterns: dict[tuple[int, int], list[tuple[tuple[str, ...], int]]]  # (type, day) -> [(sites, airframes)]
+    cost: float
+    bound: float
+    status: str
+    seconds: float
+    relaxed: bool = False
+    variables: int = 0
+    constraints: int = 0
+
+    @property
+    def gap(self) -> float:
+        return (self.cost - self.bound) / max(abs(self.bound), 1e-9)
+
+
+class AggregateInfeasible(Exception):
+    pass
+
+
+def solve(
+    sc: Scenario,
+    state: State | None = None,
+    *,
+    relax: bool = False,
+    time_limit: float = 60.0,
+    rel_gap: float = 0.002,
+    log: bool = False,
+) -> Aggregate:
+    t0 = time.monotonic()
+    state = state or State(0, sc.population())
+    D = sc.horizon_days
+    days = range(state.first_day, D)
+    w = sc.weights
+    m = mathopt.Model(name="custody-aggregate")
+    integer = not relax
+
+    def ivar(ub: float, name: str) -> mathopt.Variable:
+        return m.add_variable(lb=0, ub=ub, is_integer=integer, name=name)
+
+    sites = sc.sites
+    x: dict[tuple[str, int, int, str], mathopt.Variable] = {}
+    R: dict[tuple[str, int, int], mathopt.Variable] = {}
+    f: dict[tuple[str, int], mathopt.Variable] = {}
+    c: dict[tuple[str, int], mathopt.Variable] = {}
+    arrivals: dict[int, list[mathopt.Variable]] = defaultdict(list)
+    objective: list[mathopt.LinearExpression | mathopt.Variable] = []
+    types = airframe_types(sc)
+    pats = [patterns(sc, at) for at in types]
+    hv = {h.id: h for h in sc.helicopters}
+    n: dict[tuple[int, int, int], mathopt.Variable] = {}
+    sortie_supply: dict[tuple[int, int], list] = defaultdict(list)  # (site idx, day) -> [(coef, var)]
+    for k, at in enumerate(types):
+        for d in days:
+            avail = sum(1 for hid in at.members if hv[hid].available[d])
+            if not avail:
+                continue
+            for p_i, pat in enumerate(pats[k]):
+                var = ivar(avail, f"n_{k}_{d}_{p_i}")
+                n[(k, d, p_i)] = var
+                for s_i in set(pat):
+                    sortie_supply[(s_i, d)].append((pat.count(s_i), var))
+            m.add_linear_constraint(
+                mathopt.fast_sum(n[(k, d, p_i)] for p_i in range(len(pats[k]))) <= avail, name=f"fleet_{k}_{d}"
+            )
+
+    for s_i, s in enumerate(sites):
+        pop = {t: state.remaining.get((s.id, t), 0) for t in TIERS}
+        if sum(pop.values()) == 0:
+            continue
+        for d in days:
+            supply = sortie_supply.get((s_i, d), [])
+            heli_ok = bool(supply) and s.lz_sorties > 0 and s.handling > 0
+            road_ok = sc.road_usable(s, d) and sc.convoys.per_day[d] > 0 and sc.convoys.buses > 0 and s.handling > 0
+            if heli_ok:
+                f[(s.id, d)] = ivar(s.lz_sorties, f"f_{s.id}_{d}")
+                m.add_linear_constraint(
+                    f[(s.id, d)] <= mathopt.fast_sum(coef * var for coef, var in supply), name=f"air_{s.id}_{d}"
+                )
+                objective.append(EPS_VEHICLE * f[(s.id, d)])
+            if road_ok:
+                c[(s.id, d)] = ivar(sc.convoys.per_day[d], f"c_{s.id}_{d}")
+                objective.append(EPS_VEHICLE * c[(s.id, d)])
+            for t in TIERS:
+                if pop[t] == 0:
+                    continue
+                for mode, ok in ((HEAVY, heli_ok), (ROAD, road_ok)):
+                    if ok:
+                        v = m.add_variable(lb=0, ub=pop[t], is_integer=integer, name=f"x_{s.id}_{t}_{d}_{mode}")
+                        x[(s.id, t, d, mode)] = v
+                        arrivals[sc.arrival_day(s, d, mode)].append(v)
+            out_today = [x[k] for k in ((s.id, t, d, md) for t in TIERS for md in (HEAVY, ROAD)) if k in x]
+            if out_today:
+                m.add_linear_constraint(mathopt.fast_sum(out_today) <= s.handling, name=f"handling_{s.id}_{d}")
+            if heli_ok:
+                seats = [sc.seat_cost(t) * x[(s.id, t, d, HEAVY)] for t in TIERS if (s.id, t, d, HEAVY) in x]
+                if seats:
+                    m.add_linear_constraint(
+                        mathopt.fast_sum(seats) <= sc.rules.seats_per_sortie * f[(s.id, d)], name=f"seats_{s.id}_{d}"
+                    )
+                if (s.id, 1, d, HEAVY) in x:
+                    m.add_linear_constraint(
+                        x[(s.id, 1, d, HEAVY)] <= sc.rules.max_tier1_per_sortie * f[(s.id, d)], name=f"t1h_{s.id}_{d}"
+                    )
+            if road_ok:
+                cap = sc.convoys.buses * sc.convoys.bus_seats
+                seats = [sc.seat_cost(t) * x[(s.id, t, d, ROAD)] for t in TIERS if (s.id, t, d, ROAD) in x]
+                if seats:
+                    m.add_linear_constraint(mathopt.fast_sum(seats) <= cap * c[(s.id, d)], name=f"bus_{s.id}_{d}")
+                if (s.id, 1, d, ROAD) in x:
+                    m.add_linear_constraint(
+                        x[(s.id, 1, d, ROAD)] <= sc.rules.max_tier1_per_bus * sc.convoys.buses * c[(s.id, d)],
+                        name=f"t1c_{s.id}_{d}",
+                    )
+        for t in TIERS:
+            if pop[t] == 0:
+                continue
+            prev: mathopt.Variable | float = float(pop[t])
+            for d in days:
+                r = m.add_variable(lb=0, ub=pop[t], name=f"R_{s.id}_{t}_{d}")
+                R[(s.id, t, d)] = r
+                leaving = [x[k] for k in ((s.id, t, d, HEAVY), (s.id, t, d, ROAD)) if k in x]
+                m.add_linear_constraint(r == prev - mathopt.fast_sum(leaving), name=f"flow_{s.id}_{t}_{d}")
+                objective.append((w[t] * s.danger[d] + EPS_PERSON_DAY) * r)
+                prev = r
+            if isinstance(prev, mathopt.Variable):
+                objective.append(w[t] * sc.rules.terminal_weight * s.danger[D - 1] * prev)
+                if sc.rules.require_all_moved:
+                    m.add_linear_constraint(prev <= 0, name=f"all_moved_{s.id}_{t}")
+
+    for d in days:
+        cs = [c[k] for k in ((s.id, d) for s in sites) if k in c]
+        if cs:
+            m.add_linear_constraint(mathopt.fast_sum(cs) <= sc.convoys.per_day[d], name=f"convoys_{d}")
+        arr = arrivals.get(d, [])
+        room = sc.receiving.intake[d] - state.intake_reserved.get(d, 0)
+        if arr:
+            m.add_linear_constraint(mathopt.fast_sum(arr) <= max(room, 0), name=f"intake_{d}")
+
+    m.minimize(mathopt.fast_sum(objective))
+    highs = highs_pb2.HighsOptionsProto()
+    # Two cores are shared by the whole team; HiGHS takes its thread count from its own options.
+    highs.int_options["threads"] = 1
+    highs.string_options["parallel"] = "off"
+    params = mathopt.SolveParameters(
+        time_limit=datetime.timedelta(seconds=max(time_limit, 0.5)),
+        relative_gap_tolerance=rel_gap,
+        enable_output=log,
+        highs=highs,
+    )
+    result = mathopt.solve(m, mathopt.SolverType.HIGHS, params=params)
+    reason = result.termination.reason
+    if reason == mathopt.TerminationReason.INFEASIBLE:
+        raise AggregateInfeasible("the aggregate programme has no feasible solution")
+    if not result.has_primal_feasible_solution():
+        raise AggregateInfeasible(f"no feasible plan found within the time limit ({result.termination.detail})")
+    xv = result.variable_values(list(x.values())) if x else []
+    moves = {k: int(round(v)) if integer else v for k, v in zip(x.keys(), xv, strict=True)}
+    moves = {k: v for k, v in moves.items() if v > 1e-9}
+    fv = dict(zip(f.keys(), result.variable_values(list(f.values())), strict=True)) if f else {}
+    cv = dict(zip(c.keys(), result.variable_values(list(c.values())), strict=True)) if c else {}
+    nv = dict(zip(n.keys(), result.variable_values(list(n.values())), strict=True)) if n else {}
+    pat_out: dict[tuple[int, int], list[tuple[tuple[str, ...], int]]] = defaultdict(list)
+    if integer:
+        for (k, d, p_i), v in nv.items():
+            cnt = int(round(v))
+            if cnt:
+                pat_out[(k, d)].append((tuple(sites[i].id for i in pats[k][p_i]), cnt))
+    cost = result.objective_value()
+    bound = result.termination.objective_bounds.dual_bound
+    if relax or not math.isfinite(bound):
+        bound = cost if relax else 0.0
+    return Aggregate(
+        first_day=state.first_day,
+        moves=moves,
+        sorties={k: int(round(v)) for k, v in fv.items() if v > 0.5} if integer else fv,
+        convoys={k: int(round(v)) for k, v in cv.items() if v > 0.5} if integer else cv,
+        patterns=dict(pat_out),
+        cost=cost,
+        bound=bound,
+        status=reason.name.lower(),
+        seconds=time.monotonic() - t0,
+        relaxed=relax,
+        variables=m.get_num_variables(),
+        constraints=m.get_num_linear_constraints(),
+    )
