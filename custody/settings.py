@@ -58,11 +58,13 @@ INSTALLED_APPS = [
     "custody.repatriation",
     "custody.camps",
     "custody.coordination",
+    "custody.synth",
 ]
 
 MIDDLEWARE = [
     "custody.core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -149,6 +151,11 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True  # tests and a fresh checkout serve static files without collectstatic
 MEDIA_ROOT = Path(os.environ.get("CUSTODY_MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "/media-not-served/"  # files are served only through views that check access and audit
 

@@ -116,3 +116,10 @@ def person_factory(agencies: dict[str, Any]):  # type: ignore[no-untyped-def]
         return p
 
     return make
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    for item in items:
+        parts = item.path.parts
+        if "engines" in parts or "synth" in parts:
+            item.add_marker(pytest.mark.engine_only)

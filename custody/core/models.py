@@ -86,3 +86,17 @@ class HistoryChange(models.Model):
         before, after = self.before_dict(), self.after_dict()
         keys = sorted(set(before) | set(after))
         return {k: (before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)}
+
+
+class IdempotentRequest(models.Model):
+    """The first answer to a request carrying an Idempotency-Key, replayed for any retry of it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    path = models.CharField(max_length=300)
+    status = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        unique_together = [("user", "key")]
