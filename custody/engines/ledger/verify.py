@@ -26,6 +26,7 @@ from .checkpoint import Checkpoint, key_id
 from .merkle import EMPTY_ROOT, build_levels, leaf_hashes, root_of_levels
 
 MAX_PROBLEMS = 100
+EXACT_KINDS = frozenset({"gap", "order", "leaf", "node"})
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class LogReport:
 
     @property
     def first_bad_index(self) -> int | None:
+        # A problem found event by event is exact; a failed checkpoint only bounds a range.
+        exact = [p.index for p in self.problems if p.index is not None and p.kind in EXACT_KINDS]
+        if exact:
+            return min(exact)
         indexes = [p.index for p in self.problems if p.index is not None]
         return min(indexes) if indexes else None
 
@@ -56,7 +61,7 @@ class LogReport:
             self.problems.append(problem)
 
     def sort(self) -> None:
-        self.problems.sort(key=lambda p: (p.index is None, p.index if p.index is not None else 0))
+        self.problems.sort(key=lambda p: (p.kind not in EXACT_KINDS, p.index is None, p.index or 0))
 
 
 def compute_levels(bodies: Sequence[bytes], workers: int = 1) -> list[list[bytes]]:
@@ -131,20 +136,23 @@ def _check_stored(levels: list[list[bytes]], stored: Sequence[Sequence[bytes]], 
                 return
     for level in range(1, len(levels)):
         theirs_level = stored[level] if level < len(stored) else []
-        mine_level = levels[level]
+        mine_level, below, theirs_below = levels[level], levels[level - 1], stored[level - 1]
         for i, mine in enumerate(mine_level):
-            if i >= len(theirs_level) or theirs_level[i] != mine:
-                first = i << level
-                what = "is missing" if i >= len(theirs_level) else "differs from the events under it"
-                report.add(
-                    Problem(
-                        "node",
-                        first,
-                        f"tree node ({level}, {i}) over events #{first}-#{min(n, (i + 1) << level) - 1} {what}",
-                    )
+            if i < len(theirs_level) and theirs_level[i] == mine:
+                continue
+            if i < len(theirs_level) and (
+                below[2 * i : 2 * i + 2] != list(theirs_below[2 * i : 2 * i + 2])
+            ):
+                continue  # explained by an altered event or node below, already reported
+            first = i << level
+            what = "is missing" if i >= len(theirs_level) else "differs from the events under it"
+            report.add(
+                Problem(
+                    "node", first, f"tree node ({level}, {i}) over events #{first}-#{min(n, (i + 1) << level) - 1} {what}"
                 )
-                # One altered node is enough to name; its parents differ only because of it.
-                return
+            )
+            # One altered node is enough to name; its parents differ only because of it.
+            return
 
 
 def _check_checkpoints(
