@@ -40,3 +40,16 @@ class TokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Any) -> str:
         return self.keyword
+
+
+try:
+    from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+    class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
+        target_class = "custody.accounts.api_auth.TokenAuthentication"
+        name = "bearerToken"
+
+        def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+            return {"type": "http", "scheme": "bearer", "description": "A Custody API token (custody issue-token)."}
+except ImportError:  # drf-spectacular is a dependency; guard only against partial installs
+    pass

@@ -16,34 +16,35 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_noop as N_
 
 from custody.engines.names.normalise import script_of
 from custody.registry.countries import is_country_code
 
 TARGET_FIELDS: dict[str, str] = {
-    "name": "Full name (required)",
-    "name_ar": "Name in Arabic script",
-    "given": "Given name",
-    "father": "Father's name (name part)",
-    "grandfather": "Grandfather's name",
-    "family": "Family or tribe",
-    "kunya": "Kunya",
-    "nisba": "Nisba",
-    "alias": "Alias",
-    "sex": "Sex",
-    "dob": "Date of birth",
-    "place_of_birth": "Place of birth",
-    "nationality": "Nationality (ISO codes, ; separated)",
-    "father_name": "Father's first name",
-    "mother_name": "Mother's full name",
-    "prisoner_number": "Prisoner number",
-    "wristband": "Wristband number",
-    "document_number": "Document number",
-    "facility": "Facility code",
-    "risk_tier": "Risk tier",
-    "capture_date": "Date of capture",
-    "capture_place": "Place of capture",
-    "next_of_kin": "Person to inform",
+    "name": N_("Full name (required)"),
+    "name_ar": N_("Name in Arabic script"),
+    "given": N_("Given name"),
+    "father": N_("Father's name (name part)"),
+    "grandfather": N_("Grandfather's name"),
+    "family": N_("Family or tribe"),
+    "kunya": N_("Kunya"),
+    "nisba": N_("Nisba"),
+    "alias": N_("Alias"),
+    "sex": N_("Sex"),
+    "dob": N_("Date of birth"),
+    "place_of_birth": N_("Place of birth"),
+    "nationality": N_("Nationality (ISO codes, ; separated)"),
+    "father_name": N_("Father's first name"),
+    "mother_name": N_("Mother's full name"),
+    "prisoner_number": N_("Prisoner number"),
+    "wristband": N_("Wristband number"),
+    "document_number": N_("Document number"),
+    "facility": N_("Facility code"),
+    "risk_tier": N_("Risk tier"),
+    "capture_date": N_("Date of capture"),
+    "capture_place": N_("Place of capture"),
+    "next_of_kin": N_("Person to inform"),
 }
 
 # Headers a roster is likely to use for each field; used to propose a mapping the clerk can change.

@@ -12,6 +12,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 
 from custody.core import audit
 from custody.core.access import can, can_see_fields, get_restricted, restrict
@@ -30,16 +31,16 @@ from custody.registry.search import find_people
 
 ROLE_HOME_LINKS: list[tuple[str, str, str]] = [
     # (capability or action, url name, label) — shown when the URL exists and the user may use it.
-    ("change", "ledger:discrepancy_board", "Discrepancies"),
-    ("change", "ledger:handover", "Handover"),
-    ("adjudicate", "matching:queue", "Identity adjudication queue"),
-    ("biometric_images", "biometrics:station", "Biometric enrolment station"),
-    ("view", "planning:plan_list", "Transfer plans"),
-    ("view", "cases:case_list", "Cases"),
-    ("view", "repatriation:board", "Repatriation board"),
-    ("protection", "camps:children", "Children approaching 15 and 18"),
-    ("view", "coordination:dashboard", "Common picture"),
-    ("audit", "core:audit_list", "Audit trail"),
+    ("change", "ledger:discrepancy_board", N_("Discrepancies")),
+    ("change", "ledger:handover", N_("Handover")),
+    ("adjudicate", "matching:queue", N_("Identity adjudication queue")),
+    ("biometric_images", "biometrics:station", N_("Biometric enrolment station")),
+    ("view", "planning:plan_list", N_("Transfer plans")),
+    ("view", "cases:case_list", N_("Cases")),
+    ("view", "repatriation:board", N_("Repatriation board")),
+    ("protection", "camps:children", N_("Children approaching 15 and 18")),
+    ("view", "coordination:dashboard", N_("Common picture")),
+    ("audit", "core:audit_list", N_("Audit trail")),
 ]
 
 
