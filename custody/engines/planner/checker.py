@@ -170,6 +170,6 @@ def check(sc: Scenario, plan: Plan, *, claims: bool = True) -> list[Violation]:
         if claimed is not None and abs(fig.exposure - float(claimed)) > 1e-3 * max(1.0, abs(fig.exposure)):
             add(Violation("figures", "summary", f"claims exposure {claimed}, the vehicles give {fig.exposure:.4f}"))
         bound = plan.summary.get("lower_bound")
-        if bound is not None and float(bound) > fig.cost + 1e-6 * max(1.0, fig.cost):
+        if bound is not None and float(bound) > fig.cost + 1e-4 + 1e-6 * abs(fig.cost):  # figures are rounded to 4 places
             add(Violation("figures", "summary", f"claims a lower bound {bound} above the plan's own cost {fig.cost:.4f}"))
     return out
