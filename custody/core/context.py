@@ -1,17 +1,48 @@
 from __future__ import annotations
 
+from functools import cache
+from importlib import import_module
+from importlib.util import find_spec
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
 
 from custody.core.access import can
 
 
+@cache
+def _app_nav() -> list[tuple[str, str, str]]:
+    """(url name, label, capability) from every domain app's nav.py, in the apps' order."""
+    from custody.urls import DOMAIN_APPS
+
+    items: list[tuple[str, str, str]] = []
+    for app in DOMAIN_APPS:
+        if find_spec(f"custody.{app}.nav"):
+            items.extend(getattr(import_module(f"custody.{app}.nav"), "NAV", []))
+    return items
+
+
+def nav_items(user: Any) -> list[dict[str, str]]:
+    out = []
+    for url_name, label, capability in _app_nav():
+        if not can(user, capability):
+            continue
+        try:
+            out.append({"url": reverse(url_name), "label": _(label)})
+        except NoReverseMatch:
+            continue
+    return out
+
+
 def custody_context(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
+    authenticated = bool(user is not None and user.is_authenticated)
     return {
         "DEMO_MODE": settings.DEMO_MODE,
+        "nav_items": nav_items(user) if authenticated else [],
         "can_audit": can(user, "audit"),
         "can_change": can(user, "change"),
         "can_import": can(user, "import"),

@@ -42,3 +42,15 @@ def tier_tag(tier: int | None) -> str:
     if not tier:
         return "—"
     return format_html('<span class="tag tier{}">{}</span>', tier, tier)
+
+
+@register.filter
+def loc(obj: Any) -> str:
+    """An object's name in the page's language: `name_ar` in Arabic where it has one."""
+    from django.utils.translation import get_language
+
+    if obj is None:
+        return "—"
+    if (get_language() or "").startswith("ar") and getattr(obj, "name_ar", ""):
+        return obj.name_ar
+    return getattr(obj, "name", str(obj))
