@@ -175,11 +175,10 @@ def pair_histogram(minutiae: Sequence[Minutia]) -> np.ndarray:
     a2 = np.mod(th[j] - phi[i, j], two_pi) / two_pi * _A_BINS
     db = (d - _D_MIN) / (_D_MAX - _D_MIN) * _D_BINS
     # Soft assignment along distance: MINDTCT positions jitter by a few pixels between impressions.
+    a12 = (a1.astype(np.int64) % _A_BINS) * _A_BINS + a2.astype(np.int64) % _A_BINS
     for shift, weight in ((0.0, 1.0), (0.5, 0.5), (-0.5, 0.5)):
         dbi = np.clip((db + shift).astype(np.int64), 0, _D_BINS - 1)
-        a1i = a1.astype(np.int64) % _A_BINS
-        a2i = a2.astype(np.int64) % _A_BINS
-        np.add.at(vec, (dbi * _A_BINS + a1i) * _A_BINS + a2i, weight)
+        vec += weight * np.bincount(dbi * _A_BINS * _A_BINS + a12, minlength=PAIR_DIM).astype(np.float32)
     vec = np.sqrt(vec)
     n = float(np.linalg.norm(vec))
     return vec / n if n > 0 else vec
@@ -205,6 +204,8 @@ class FingerGallery:
     def __init__(self, workers: int = 2) -> None:
         self.adapter = FingerprintAdapter(compute_quality=False)
         self.kind: tuple[str, str, str] | None = None
+        self._templates: dict[tuple[int, int], Template] = {}
+        # BOZORTH3-ready objects, made on first comparison: loading 100,000 templates up front costs minutes.
         self._loaded: dict[tuple[int, int], object] = {}
         self._hist_rows: dict[int, list[np.ndarray]] = defaultdict(list)
         self._hist_ids: dict[int, list[int]] = defaultdict(list)
@@ -228,7 +229,8 @@ class FingerGallery:
                     f"gallery holds {self.kind[1]} {self.kind[2]} templates; refusing {t.extractor} {t.version}"
                 )
             _w, _h, _pos, minutiae = parse_iso_19794_2(t.data)
-            self._loaded[(subject_id, t.position)] = self.adapter.load(t)
+            self._templates[(subject_id, t.position)] = t
+            self._loaded.pop((subject_id, t.position), None)
             self._hist_rows[t.position].append(pair_histogram(minutiae))
             self._hist_ids[t.position].append(subject_id)
             self._dirty.add(t.position)
@@ -272,23 +274,21 @@ class FingerGallery:
                     f"probe made by {t.extractor} {t.version}; gallery holds {self.kind[1]} {self.kind[2]}"
                 )
         loaded_probes = [(t.position, self.adapter.load(t)) for t in probes]
-        jobs: list[tuple[int, int, object, object]] = []
-        for sid in subject_ids:
-            for pos, probe in loaded_probes:
-                if pos == 0:
-                    for (s2, p2), ref in self._loaded.items():
-                        if s2 == sid:
-                            jobs.append((sid, p2, probe, ref))
-                else:
-                    ref = self._loaded.get((sid, pos))
-                    if ref is not None:
-                        jobs.append((sid, pos, probe, ref))
-        results: dict[int, FingerScores] = {}
-        for sid in subject_ids:
-            results.setdefault(sid, FingerScores(sid))
+        subject_ids = list(subject_ids)
+        wanted = set(subject_ids)
+        jobs: list[tuple[int, int, object]] = []
+        for pos, probe in loaded_probes:
+            if pos == 0:
+                jobs.extend((sid, p2, probe) for (sid, p2) in self._templates if sid in wanted)
+            else:
+                jobs.extend((sid, pos, probe) for sid in subject_ids if (sid, pos) in self._templates)
+        results = {sid: FingerScores(sid) for sid in subject_ids}
 
-        def run(job: tuple[int, int, object, object]) -> tuple[int, int, int]:
-            sid, pos, probe, ref = job
+        def run(job: tuple[int, int, object]) -> tuple[int, int, int]:
+            sid, pos, probe = job
+            ref = self._loaded.get((sid, pos))
+            if ref is None:
+                ref = self._loaded[(sid, pos)] = self.adapter.load(self._templates[(sid, pos)])
             return sid, pos, int(probe.compare(ref))
 
         outs = self._pool.map(run, jobs, chunksize=16) if self._pool else map(run, jobs)

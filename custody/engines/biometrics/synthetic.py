@@ -44,8 +44,14 @@ class MasterPrint:
     period: float
 
 
-def _silhouette(rng: np.random.Generator) -> np.ndarray:
+def _grid() -> tuple[np.ndarray, np.ndarray]:
     yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
+    return yy, xx
+
+
+def _silhouette(rng: np.random.Generator, yy: np.ndarray | None = None, xx: np.ndarray | None = None) -> np.ndarray:
+    if yy is None or xx is None:
+        yy, xx = _grid()
     cx, cy = WIDTH / 2 + rng.uniform(-10, 10), HEIGHT / 2 + rng.uniform(-10, 20)
     a, b = rng.uniform(115, 140), rng.uniform(165, 195)
     # A fingertip: round on top, wider and flatter towards the bottom.
@@ -55,8 +61,11 @@ def _silhouette(rng: np.random.Generator) -> np.ndarray:
     return np.clip((1.0 - r) * 12.0, 0.0, 1.0).astype(np.float32)
 
 
-def _orientation(rng: np.random.Generator, cls: str) -> np.ndarray:
-    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
+def _orientation(
+    rng: np.random.Generator, cls: str, yy: np.ndarray | None = None, xx: np.ndarray | None = None
+) -> np.ndarray:
+    if yy is None or xx is None:
+        yy, xx = _grid()
     z = xx + 1j * yy
     cx, cy = WIDTH / 2 + rng.uniform(-25, 25), HEIGHT * rng.uniform(0.38, 0.5)
     cores: list[complex] = []
@@ -84,7 +93,7 @@ def _orientation(rng: np.random.Generator, cls: str) -> np.ndarray:
         theta += 0.5 * np.angle(z - c)
     for d in deltas:
         theta -= 0.5 * np.angle(z - d)
-    return np.mod(theta + rng.normal(0, 0.02), np.pi).astype(np.float32)
+    return np.mod(theta + rng.normal(0, 0.02), np.pi).astype(np.float32)  # same draw count for any grid
 
 
 def _gabor_bank(period: float) -> np.ndarray:
@@ -210,19 +219,30 @@ def synthetic_minutiae_template(seed: int, position: int = 0) -> Template:
     """
     rng = np.random.default_rng(seed)
     cls = str(rng.choice(CLASSES, p=_CLASS_P))
-    theta = _orientation(rng, cls)
-    mask = _silhouette(rng)
+    cand = rng.uniform((8, 8), (HEIGHT - 8, WIDTH - 8), size=(600, 2)).astype(np.float32)
+    cy, cx = cand[:, 0], cand[:, 1]
+    theta = _orientation(rng, cls, cy, cx)
+    mask = _silhouette(rng, cy, cx)
     want = int(np.clip(rng.normal(62, 14), 30, 110))
-    pts: list[Minutia] = []
-    tries = 0
-    while len(pts) < want and tries < want * 40:
-        tries += 1
-        x, y = int(rng.integers(8, WIDTH - 8)), int(rng.integers(8, HEIGHT - 8))
-        if mask[y, x] < 0.9 or any((p.x - x) ** 2 + (p.y - y) ** 2 < 144 for p in pts):
-            continue
-        ang = math.degrees(theta[y, x]) + (180.0 if rng.random() < 0.5 else 0.0)
-        kind = "RIDGE_ENDING" if rng.random() < 0.55 else "BIFURCATION"
-        pts.append(Minutia(x, y, ang % 360.0, kind, int(rng.integers(20, 90))))
+    keep: list[int] = []
+    for i in np.flatnonzero(mask >= 0.9):
+        if len(keep) >= want:
+            break
+        if keep:
+            d2 = (cx[keep] - cx[i]) ** 2 + (cy[keep] - cy[i]) ** 2
+            if d2.min() < 144:
+                continue
+        keep.append(int(i))
+    flips = rng.random(len(keep)) < 0.5
+    kinds = rng.random(len(keep)) < 0.55
+    quals = rng.integers(20, 90, len(keep))
+    pts = [
+        Minutia(
+            int(cx[i]), int(cy[i]), (math.degrees(float(theta[i])) + (180.0 if f else 0.0)) % 360.0,
+            "RIDGE_ENDING" if k else "BIFURCATION", int(q),
+        )
+        for i, f, k, q in zip(keep, flips, kinds, quals, strict=True)
+    ]
     from .fingerprint import EXTRACTOR, EXTRACTOR_VERSION
 
     return Template(

@@ -76,6 +76,8 @@ class Comparison:
     label: str
     levels: tuple[str, ...]  # most to least agreeing
     level_of: Callable[[PairFeatures], int | None]
+    # for each level, the levels that agree at least as much (default: all earlier levels)
+    dominated_by: tuple[tuple[int, ...], ...] = ()
 
 
 _COVER = (
@@ -86,6 +88,19 @@ _COVER = (
 )
 _BITS = ((">=16 bits", 16.0), ("10-16 bits", 10.0), ("<10 bits", -1.0))
 NAME_LEVELS = tuple(f"{c}, {b}" for c, _ in _COVER for b, _ in _BITS) + ("names differ",)
+
+
+def _name_dominance() -> tuple[tuple[int, ...], ...]:
+    nb = len(_BITS)
+    out: list[tuple[int, ...]] = []
+    for ci in range(len(_COVER)):
+        for bi in range(nb):
+            out.append(tuple(c * nb + b for c in range(ci + 1) for b in range(bi + 1) if (c, b) != (ci, bi)))
+    out.append(tuple(range(len(_COVER) * nb)))
+    return tuple(out)
+
+
+_NAME_DOMINANCE = _name_dominance()
 
 
 def _name_level(f: PairFeatures) -> int | None:
@@ -104,17 +119,17 @@ def _given_level(f: PairFeatures) -> int | None:
     s = f.name.given_sim
     if s is None:
         return None
-    return 0 if s >= 0.9 else 1 if s >= MATCH_FUZZY else 2
+    return 0 if s >= 0.95 else 1 if s >= MATCH_FUZZY else 2
 
 
-MATCH_FUZZY = 0.75
+MATCH_FUZZY = 0.8
 
 
 def _family_level(f: PairFeatures) -> int | None:
     s = f.name.family_sim
     if s is None:
         return None
-    return 0 if s >= 0.9 else 1 if s >= MATCH_FUZZY else 2
+    return 0 if s >= 0.95 else 1 if s >= MATCH_FUZZY else 2
 
 
 def _kunya_level(f: PairFeatures) -> int | None:
@@ -145,7 +160,8 @@ def _mother(f: PairFeatures) -> int | None:
 
 
 COMPARISONS: tuple[Comparison, ...] = (
-    Comparison("name", "Name tokens (order-insensitive) and their rarity", NAME_LEVELS, _name_level),
+    Comparison("name", "Name tokens (order-insensitive) and their rarity", NAME_LEVELS, _name_level,
+               _NAME_DOMINANCE),
     Comparison("given", "Given name (first part)", ("same", "similar", "different"), _given_level),
     Comparison("family", "Family or last part", ("same", "similar", "different"), _family_level),
     Comparison("kunya", "Kunya (Abu/Umm X)", ("same", "different"), _kunya_level),
@@ -207,6 +223,8 @@ def _probability(w: float) -> float:
 
 
 M_FLOOR = 0.002
+M_PSEUDO = 2.0
+U_PSEUDO = 20.0
 
 
 class FSModel:
@@ -217,6 +235,7 @@ class FSModel:
         # Starting values only; fit() replaces them. m favours agreement, u disagreement.
         self.m = [self._geometric(len(c.levels), 0.55) for c in self.comparisons]
         self.u = [self._geometric(len(c.levels), 0.55)[::-1] for c in self.comparisons]
+        self.u_random = [x.copy() for x in self.u]
         self.prior = 0.05  # P(match) among candidate pairs
         # (starting values; fit replaces them)
         self.iterations = 0
@@ -236,6 +255,7 @@ class FSModel:
             k = len(self.comparisons[c].levels)
             counts = np.bincount(col, minlength=k).astype(float) + 0.5
             self.u[c] = counts / counts.sum()
+        self.u_random = [x.copy() for x in self.u]
 
     def estimate_m(
         self, levels: np.ndarray, max_iter: int = 60, tol: float = 1e-5, fit_u: bool = False
@@ -262,7 +282,7 @@ class FSModel:
                 col = levels[:, c]
                 ok = col >= 0
                 k = len(self.comparisons[c].levels)
-                sums = np.bincount(col[ok], weights=post[ok], minlength=k) + 0.1
+                sums = np.bincount(col[ok], weights=post[ok], minlength=k) + M_PSEUDO / k
                 # floor: no level may be near-impossible for a true match (one typo in a
                 # nationality must not outweigh everything else)
                 new_m = np.maximum(sums / sums.sum(), M_FLOOR)
@@ -270,7 +290,9 @@ class FSModel:
                 delta = max(delta, float(np.abs(new_m - self.m[c]).max()))
                 self.m[c] = new_m
                 if fit_u:
-                    us = np.bincount(col[ok], weights=1 - post[ok], minlength=k) + 0.1
+                    # Dirichlet prior centred on the random-pair u: a level seen a handful of times
+                    # among candidates cannot get an extreme weight from those few alone.
+                    us = np.bincount(col[ok], weights=1 - post[ok], minlength=k) + U_PSEUDO * self.u_random[c]
                     self.u[c] = us / us.sum()
             self.iterations = it + 1
             if delta < tol:
@@ -284,7 +306,14 @@ class FSModel:
         return math.log2(self.prior / (1 - self.prior))
 
     def level_weights(self) -> list[np.ndarray]:
-        return [np.log2(self.m[c] / self.u[c]) for c in range(len(self.comparisons))]
+        """log2(m/u) per level, made monotone: a level that agrees less never weighs more than one
+        that agrees more (EM on few pairs can otherwise invert two neighbouring levels)."""
+        out = []
+        for c, comp in enumerate(self.comparisons):
+            w = np.log2(self.m[c] / self.u[c])
+            dominating = comp.dominated_by or tuple(tuple(range(lv)) for lv in range(len(w)))
+            out.append(np.array([min([w[lv], *(w[d] for d in dominating[lv])]) for lv in range(len(w))]))
+        return out
 
     def weights(self, levels: np.ndarray) -> np.ndarray:
         lw = self.level_weights()
@@ -305,6 +334,7 @@ class FSModel:
     def explain(self, a: Record, b: Record, f: PairFeatures) -> Explanation:
         lv = level_vector(f, self.comparisons)
         items: list[dict[str, object]] = []
+        lw = self.level_weights()
         total = self.prior_weight
         for c, comp in enumerate(self.comparisons):
             level = lv[c]
@@ -312,7 +342,7 @@ class FSModel:
                 items.append({"comparison": comp.name, "label": comp.label, "level": "missing on one side",
                               "level_index": None, "m": None, "u": None, "weight": 0.0})
                 continue
-            w = float(math.log2(self.m[c][level] / self.u[c][level]))
+            w = float(lw[c][level])
             total += w
             items.append({
                 "comparison": comp.name,
@@ -357,10 +387,11 @@ class FSModel:
 
     def summary(self) -> list[dict[str, object]]:
         out = []
+        lw = self.level_weights()
         for c, comp in enumerate(self.comparisons):
             for lv, label in enumerate(comp.levels):
                 out.append({"comparison": comp.name, "level": label, "m": float(self.m[c][lv]),
-                            "u": float(self.u[c][lv]), "weight": float(math.log2(self.m[c][lv] / self.u[c][lv]))})
+                            "u": float(self.u[c][lv]), "weight": float(lw[c][lv])})
         return out
 
 

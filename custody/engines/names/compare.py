@@ -18,7 +18,7 @@ from custody.engines.names.rarity import TokenRarity
 
 __all__ = ["token_similarity", "NameComparison", "compare_names", "MATCH_SIM"]
 
-MATCH_SIM = 0.75  # below this a token pair earns no credit: similar-looking different names abound
+MATCH_SIM = 0.8  # below this a token pair earns no credit: similar-looking different names abound
 
 _sim_cache: dict[tuple[str, str, str, str], float] = {}
 
@@ -38,15 +38,17 @@ def token_similarity(a: Token, b: Token) -> float:
     if hit is not None:
         return hit
     ks = _key_sim(a.key, b.key)
+    same_key = ks == 1.0 and len(a.key) >= 2
     if a.script == "Latn" and b.script == "Latn":
         ls = Indel.normalized_similarity(a.latin, b.latin) if a.latin and b.latin else 0.0
-        # equal skeletons across different vowel habits (Haqani/Haqqani, Zahed/Zahid) are strong
-        sim = max(ls, 0.95 * ks if ks == 1.0 and len(a.key) >= 2 else 0.9 * ks)
+        # Equal skeletons across vowel habits (Haqani/Haqqani, Zahed/Zahid) are near-certain; a
+        # spelling close in letters but with different consonants (Samarrai/Shammari) is not.
+        sim = 1.0 if ls == 1.0 else 0.95 if same_key else ls * (0.6 + 0.4 * ks)
     elif a.script == "Arab" and b.script == "Arab":
         ts = Indel.normalized_similarity(a.text.replace(" ", ""), b.text.replace(" ", ""))
-        sim = max(ts, 0.95 * ks)
+        sim = 1.0 if ts == 1.0 else 0.95 if same_key else ts * (0.6 + 0.4 * ks)
     else:
-        sim = ks
+        sim = 1.0 if same_key else 0.95 * ks
     if len(_sim_cache) > 2_000_000:
         _sim_cache.clear()
     _sim_cache[ck] = sim

@@ -6,7 +6,7 @@ Four public functions with stable signatures (the registry search box indexes wi
 - ``fold_latin(text)``: lower case, no accents, punctuation to spaces (apostrophes for ayn/hamza vanish).
 - ``search_tokens(text)``: normalised tokens of a name for an index, articles split off.
 - ``skeleton(token)``: a consonant-class key shared by Arabic script and its Latin transliterations,
-  so that محمد, Mohamed and Muhammad all give ``MHMD``.
+  so that محمد, Mohamed and Muhammad all give ``MHMD`` (and علي, Ali give ``AL``).
 
 Plain Python, no Django.
 """
@@ -239,6 +239,11 @@ _AR_SKELETON = {
     "\u0646": "N",
 }  # fmt: skip
 
+# A word-initial vowel, alef or ayn is kept as one class "A" (and initial y/w as themselves): short
+# names (Ali, Ayub, Issa, Omar) otherwise shrink to one consonant and collide with everything.
+_AR_INITIAL = {"\u0627": "A", "\u0639": "A", "\u064a": "Y", "\u0648": "W"}
+_LATIN_INITIAL = {"a": "A", "e": "A", "i": "A", "o": "A", "u": "A", "y": "Y", "w": "W"}
+
 _LATIN_DIGRAPHS = [
     ("sch", "C"),
     ("dj", "J"),
@@ -280,16 +285,17 @@ def skeleton(token: str) -> str:
         tok = "".join(c for c in tok if is_arabic(c))
         if tok.startswith("\u0627\u0644") and len(tok) >= 4:
             tok = tok[2:]
-        key = "".join(_AR_SKELETON.get(c, "") for c in tok)
+        key = _AR_INITIAL.get(tok[:1], "") + "".join(_AR_SKELETON.get(c, "") for c in tok)
     else:
         tok = fold_latin(tok).replace(" ", "")
         for art in ("al", "el", "ul"):
             if tok.startswith(art) and len(tok) - len(art) >= 3:
                 tok = tok[len(art):]
                 break
+        initial = _LATIN_INITIAL.get(tok[:1], "")
         for a, b in _LATIN_DIGRAPHS:
             tok = tok.replace(a, b)
-        key = "".join(c if c.isupper() else _LATIN_SKELETON.get(c, "") for c in tok)
+        key = initial + "".join(c if c.isupper() else _LATIN_SKELETON.get(c, "") for c in tok)
     key = _collapse(key)
     if len(key) > 1 and key.endswith("H"):
         key = key[:-1]
