@@ -73,6 +73,9 @@ class HistoryChange(models.Model):
         ordering = ["-id"]
         indexes = [models.Index(fields=["table_name", "row_pk"])]
 
+    def __str__(self) -> str:
+        return f"{self.at} {self.op} {self.table_name}:{self.row_pk}"
+
     def before_dict(self) -> dict[str, Any]:
         return json.loads(self.before) if self.before else {}
 
@@ -100,3 +103,6 @@ class IdempotentRequest(models.Model):
 
     class Meta:
         unique_together = [("user", "key")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from custody.registry.models import Facility, FamilyLink, Household, Identifier, ImportBatch, Nationality, Person, PersonName
+from custody.registry.models import (
+    Facility,
+    FamilyLink,
+    Household,
+    Identifier,
+    ImportBatch,
+    Nationality,
+    Person,
+    PersonName,
+)
 
 
 class NameInline(admin.TabularInline):

@@ -255,6 +255,9 @@ class NameToken(models.Model):
     class Meta:
         indexes = [models.Index(fields=["token", "person"])]
 
+    def __str__(self) -> str:
+        return self.token
+
 
 class IdentifierKind(models.TextChoices):
     PRISONER = "prisoner", _("Prisoner number")
@@ -284,13 +287,13 @@ class Identifier(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.value}"
 
-    @staticmethod
-    def normalise(value: str) -> str:
-        return "".join(ch for ch in value.upper() if ch.isalnum())
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.value_norm = self.normalise(self.value)
         super().save(*args, **kwargs)
+
+    @staticmethod
+    def normalise(value: str) -> str:
+        return "".join(ch for ch in value.upper() if ch.isalnum())
 
     @classmethod
     def access_q(cls, user: Any, action: str) -> Q:
@@ -374,6 +377,9 @@ class KeepApart(models.Model):
     class Meta:
         unique_together = [("person", "other")]
         verbose_name = _("keep apart")
+
+    def __str__(self) -> str:
+        return f"{self.person_id} apart from {self.other_id}"
 
     @classmethod
     def access_q(cls, user: Any, action: str) -> Q:
