@@ -240,7 +240,7 @@ class _Builder:
         camps = list(places.CAMPS[: self.scale.camps])
 
         def split(specs: list[places.FacilitySpec], total: int) -> list[tuple[places.FacilitySpec, int]]:
-            shares = [s.share * rng.uniform(0.95, 1.05) for s in specs]
+            shares = [s.share * rng.uniform(0.97, 1.03) for s in specs]
             norm = sum(shares)
             counts = [int(round(total * s / norm)) for s in shares]
             counts[0] += total - sum(counts)

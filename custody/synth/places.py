@@ -162,13 +162,13 @@ class FacilitySpec:
 
 
 PRISONS: tuple[FacilitySpec, ...] = (
-    FacilitySpec("HSK", "Hasakah Central (Ghuwayran)", "سجن الحسكة المركزي (غويران)", "prison", "SY", 36.4747, 40.7216, "SDF", 0.41, 0.020),
+    FacilitySpec("HSK", "Hasakah Central (Ghuwayran)", "سجن الحسكة المركزي (غويران)", "prison", "SY", 36.4747, 40.7216, "SDF", 0.39, 0.020),
     FacilitySpec("SHD", "Shaddadi", "سجن الشدادي", "prison", "SY", 36.0580, 40.7290, "SDF", 0.215, 0.030),
     FacilitySpec("QMS", "Qamishli", "سجن القامشلي", "prison", "SY", 37.0522, 41.2272, "SDF", 0.13, 0.010),
     FacilitySpec("DRK", "Derik (al-Malikiyah)", "سجن ديريك (المالكية)", "prison", "SY", 37.0820, 42.1460, "SDF", 0.095, 0.006),
     FacilitySpec("RQA", "Raqqa", "سجن الرقة", "prison", "SY", 35.9594, 39.0110, "SDF", 0.065, 0.035),
     FacilitySpec("TBQ", "Tabqa", "سجن الطبقة", "prison", "SY", 35.8370, 38.5480, "SDF", 0.05, 0.040),
-    FacilitySpec("RML", "Rumeilan", "سجن رميلان", "prison", "SY", 36.8600, 41.8700, "SDF", 0.035, 0.008),
+    FacilitySpec("RML", "Rumeilan", "سجن رميلان", "prison", "SY", 36.8600, 41.8700, "SDF", 0.04, 0.008),
 )
 
 CAMPS: tuple[FacilitySpec, ...] = (
