@@ -122,7 +122,13 @@ def solve(
     time_limit: float = 60.0,
     rel_gap: float = 0.002,
     log: bool = False,
+    prev: Aggregate | None = None,
+    free_sites: set[str] | None = None,
 ) -> Aggregate:
+    """Solve the programme from `state`. With `prev` and `free_sites`, a local repair: every other
+    site keeps the moves, sorties and convoys `prev` gave it, and only the free sites (those whose
+    packing fell short) and the airframe patterns are decided again. Far smaller than a full re-plan,
+    and the other sites' manifests stay as they were."""
     t0 = time.monotonic()
     state = state or State(0, sc.population())
     D = sc.horizon_days
@@ -131,8 +137,16 @@ def solve(
     m = mathopt.Model(name="custody-aggregate")
     integer = not relax
 
-    def ivar(ub: float, name: str) -> mathopt.Variable:
+    def ivar(ub: float, name: str, fixed: float | None = None) -> mathopt.Variable:
+        if fixed is not None:
+            return m.add_variable(lb=fixed, ub=fixed, is_integer=integer, name=name)
         return m.add_variable(lb=0, ub=ub, is_integer=integer, name=name)
+
+    def held(s_id: str, table: dict, key: tuple) -> float | None:
+        """The value a non-free site keeps from the previous programme (None: decide afresh)."""
+        if prev is None or free_sites is None or s_id in free_sites:
+            return None
+        return float(table.get(key, 0))
 
     sites = sc.sites
     x: dict[tuple[str, int, int, str], mathopt.Variable] = {}
@@ -169,20 +183,21 @@ def solve(
             heli_ok = bool(supply) and s.lz_sorties > 0 and s.handling > 0
             road_ok = sc.road_usable(s, d) and sc.convoys.per_day[d] > 0 and sc.convoys.buses > 0 and s.handling > 0
             if heli_ok:
-                f[(s.id, d)] = ivar(s.lz_sorties, f"f_{s.id}_{d}")
+                f[(s.id, d)] = ivar(s.lz_sorties, f"f_{s.id}_{d}", held(s.id, prev.sorties if prev else {}, (s.id, d)))
                 m.add_linear_constraint(
                     f[(s.id, d)] <= mathopt.fast_sum(coef * var for coef, var in supply), name=f"air_{s.id}_{d}"
                 )
                 objective.append(EPS_VEHICLE * f[(s.id, d)])
             if road_ok:
-                c[(s.id, d)] = ivar(sc.convoys.per_day[d], f"c_{s.id}_{d}")
+                c[(s.id, d)] = ivar(sc.convoys.per_day[d], f"c_{s.id}_{d}", held(s.id, prev.convoys if prev else {}, (s.id, d)))
                 objective.append(EPS_VEHICLE * c[(s.id, d)])
             for t in TIERS:
                 if pop[t] == 0:
                     continue
                 for mode, ok in ((HEAVY, heli_ok), (ROAD, road_ok)):
                     if ok:
-                        v = m.add_variable(lb=0, ub=pop[t], is_integer=integer, name=f"x_{s.id}_{t}_{d}_{mode}")
+                        keep = held(s.id, prev.moves if prev else {}, (s.id, t, d, mode))
+                        v = ivar(pop[t], f"x_{s.id}_{t}_{d}_{mode}", keep)
                         x[(s.id, t, d, mode)] = v
                         arrivals[sc.arrival_day(s, d, mode)].append(v)
             out_today = [x[k] for k in ((s.id, t, d, md) for t in TIERS for md in (HEAVY, ROAD)) if k in x]
@@ -211,18 +226,18 @@ def solve(
         for t in TIERS:
             if pop[t] == 0:
                 continue
-            prev: mathopt.Variable | float = float(pop[t])
+            before: mathopt.Variable | float = float(pop[t])
             for d in days:
                 r = m.add_variable(lb=0, ub=pop[t], name=f"R_{s.id}_{t}_{d}")
                 R[(s.id, t, d)] = r
                 leaving = [x[k] for k in ((s.id, t, d, HEAVY), (s.id, t, d, ROAD)) if k in x]
-                m.add_linear_constraint(r == prev - mathopt.fast_sum(leaving), name=f"flow_{s.id}_{t}_{d}")
+                m.add_linear_constraint(r == before - mathopt.fast_sum(leaving), name=f"flow_{s.id}_{t}_{d}")
                 objective.append((w[t] * s.danger[d] + EPS_PERSON_DAY) * r)
-                prev = r
-            if isinstance(prev, mathopt.Variable):
-                objective.append(w[t] * sc.rules.terminal_weight * s.danger[D - 1] * prev)
+                before = r
+            if isinstance(before, mathopt.Variable):
+                objective.append(w[t] * sc.rules.terminal_weight * s.danger[D - 1] * before)
                 if sc.rules.require_all_moved:
-                    m.add_linear_constraint(prev <= 0, name=f"all_moved_{s.id}_{t}")
+                    m.add_linear_constraint(before <= 0, name=f"all_moved_{s.id}_{t}")
 
     for d in days:
         cs = [c[k] for k in ((s.id, d) for s in sites) if k in c]

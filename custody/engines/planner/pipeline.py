@@ -89,6 +89,7 @@ def execute(
     replan: bool = True,
     progress: Progress = _quiet,
     pack_limit: float = 10.0,
+    local: bool = True,
 ) -> tuple[list[Vehicle], dict]:
     """Pack every day from agg.first_day on, re-planning after each shortfall. Returns all vehicles
     (kept ones first) and a log."""
@@ -106,7 +107,7 @@ def execute(
         progress("pack", d - agg.first_day, D - agg.first_day, f"day {d + 1} of {D}")
         before = {s: len(ps) for s, ps in present.items()}
         frames = air_tasking(sc, agg, d)
-        short_today = False
+        short_sites: set[str] = set()
         for s in sc.sites:
             planned = {(t, md): agg.moves.get((s.id, t, d, md), 0) for t in TIERS for md in (HEAVY, ROAD)}
             planned = {k: v for k, v in planned.items() if v > 0}
@@ -121,15 +122,19 @@ def execute(
             moved = {pid for v in packed.vehicles for pid in v.manifest}
             present[s.id] = [p for p in present[s.id] if p.id not in moved]
             if packed.shortfall:
-                short_today = True
+                short_sites.add(s.id)
                 log["shortfalls"].extend(packed.reasons)
         log["days"].append({"day": d, "binding": _binding(sc, d, vehicles, before), "replanned": False})
-        if short_today and replan and d + 1 < D:
+        if short_sites and replan and d + 1 < D:
             left = time_limit - (time.monotonic() - t0)
             state = _state(sc, d + 1, [p for ps in present.values() for p in ps], vehicles)
             try:
                 t1 = time.monotonic()
-                agg = ag.solve(sc, state, time_limit=max(2.0, min(15.0, left / 3)), rel_gap=0.005)
+                if local:
+                    agg = ag.solve(sc, state, time_limit=max(2.0, min(15.0, left / 3)), rel_gap=0.002,
+                                   prev=agg, free_sites=short_sites)
+                else:
+                    agg = ag.solve(sc, state, time_limit=max(2.0, min(15.0, left / 3)), rel_gap=0.005)
                 log["replan_seconds"] += time.monotonic() - t1
                 log["replans"] += 1
                 log["days"][-1]["replanned"] = True
@@ -182,7 +187,7 @@ def make_plan(
     progress("solve", 0, 1, "aggregate programme")
     budget = max(5.0, time_limit * 0.6)
     try:
-        agg = ag.solve(sc, state, time_limit=budget)
+        agg = ag.solve(sc, state, time_limit=budget, rel_gap=0.004)
     except ag.AggregateInfeasible as e:
         raise Infeasible(explain_solver_infeasible(sc)) from e
     progress("solve", 1, 1, f"{agg.status}, cost {agg.cost:.2f}, bound {agg.bound:.2f}")
