@@ -37,6 +37,7 @@ from custody.synth.words import Part
 SCENARIO_DATE = dt.date(2026, 1, 20)
 OPERATION_START = dt.date(2026, 1, 12)
 ROLES = ("viewer", "clerk", "analyst", "supervisor", "administrator")
+SORTIE_SEATS = 24  # detainees per helicopter sortie, guards apart
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +213,7 @@ class _Builder:
     # -- common person fields ------------------------------------------------------------------
 
     def new_id(self) -> str:
-        return f"P{next(self._next):07d}"
+        return f"P-{next(self._next):06d}"
 
     @staticmethod
     def precision(rng: random.Random, dob: dt.date, weights: tuple[float, float, float]) -> tuple[str, int, int]:
@@ -625,11 +626,11 @@ class _Builder:
             self.keep_apart.append(KeepApart(key[0], key[1], pick(rng, KEEP_APART_REASONS)))
 
     def build_history(self, detainees: list[Person], residents: list[Person]) -> None:
+        """Each person's custody events, in the ledger's vocabulary (custody.ledger.specs)."""
         rng = _rng(self.seed, "history")
         sc = self.scenario
         prisons = [f for f in self.facilities if f.kind == "prison"]
         receiving = next(f for f in self.facilities if f.kind == "receiving")
-        transit = next(f for f in self.facilities if f.kind == "transit")
         hospital = next(f for f in self.facilities if f.kind == "hospital")
         brf_no = itertools.count(1)
 
@@ -637,17 +638,29 @@ class _Builder:
         danger = {f.code: f.danger for f in prisons}
         order = sorted(detainees, key=lambda p: (p.risk_tier or 3, -danger.get(p.facility, 0.0), p.id))
         n_moved = round(len(detainees) * sc.transferred_fraction)
-        moved = {p.id for p in order[:n_moved]}
         moved_order = order[:n_moved]
-        per_day = max(1, -(-n_moved // max(1, (SCENARIO_DATE - OPERATION_START).days)))
-        move_day = {p.id: OPERATION_START + dt.timedelta(days=i // per_day) for i, p in enumerate(moved_order)}
+        days = max(1, (SCENARIO_DATE - OPERATION_START).days)
+        per_day = max(1, -(-n_moved // days))
+        # One helicopter sortie carries up to SORTIE_SEATS detainees from one site on one day.
+        sortie: dict[str, tuple[dt.date, str]] = {}
+        for day_index in range(days):
+            day = OPERATION_START + dt.timedelta(days=day_index)
+            batch = moved_order[day_index * per_day:(day_index + 1) * per_day]
+            by_site: dict[str, list[Person]] = {}
+            for p in batch:
+                by_site.setdefault(p.facility, []).append(p)
+            for site, people in by_site.items():
+                for k in range(0, len(people), SORTIE_SEATS):
+                    manifest = f"S-{day:%Y%m%d}-{site}-{k // SORTIE_SEATS + 1:02d}"
+                    for p in people[k:k + SORTIE_SEATS]:
+                        sortie[p.id] = (day, manifest)
 
         for d in detainees:
             ev: list[EventSpec] = []
 
-            def add(kind: str, at: dt.datetime, facility: str, custodian: str, to_facility: str = "",
-                    to_custodian: str = "", note: str = "", _ev: list[EventSpec] = ev, _d: Person = d) -> None:
-                _ev.append(EventSpec(_d.id, len(_ev) + 1, kind, at, facility, custodian, to_facility, to_custodian, note))
+            def add(kind: str, at: dt.datetime, facility: str = "", custodian: str = "", note: str = "",
+                    _ev: list[EventSpec] = ev, _d: Person = d, **extra: object) -> None:
+                _ev.append(EventSpec(_d.id, len(_ev) + 1, kind, at, facility, custodian, note=note, **extra))  # type: ignore[arg-type]
 
             current = d.facility
             first = current
@@ -655,43 +668,47 @@ class _Builder:
                 first = pick(rng, [f.code for f in prisons if f.code != current])
             first_fac = next(f for f in prisons if f.code == first)
             d.internment_place = first_fac.name
-            add("registered", _at(d.internment_date, 9), first, "SDF", note="registered by the detaining authority")
-            add("intake", _at(d.internment_date, 10), first, "SDF", note=f"captured at {d.capture_place.name if d.capture_place else ''}")
+            add("registered", _at(d.internment_date, 9), note="registered by the detaining authority")
+            add("intake", _at(d.internment_date, 10), first, "SDF",
+                note=f"captured at {d.capture_place.name}" if d.capture_place else "")
             if first != current:
                 day = _dated(rng, dt.date(2022, 1, 25), dt.date(2022, 3, 31))
-                add("move", _at(max(day, d.internment_date + dt.timedelta(days=1)), 6), first, "SDF", current, "SDF",
+                add("moved", _at(max(day, d.internment_date + dt.timedelta(days=1)), 6), current, "SDF",
                     note="dispersal after the January 2022 prison attack")
             if rng.random() < sc.hospital_fraction:
                 day = _dated(rng, max(d.internment_date + dt.timedelta(days=2), dt.date(2022, 6, 1)), dt.date(2025, 10, 31))
-                add("hospital", _at(day, 14), current, "SDF", hospital.code, "SDF", note="admitted to the secure ward")
-                back = day + dt.timedelta(days=between(rng, 2, 30))
-                add("move", _at(back, 11), hospital.code, "SDF", current, "SDF", note="discharged")
-            if d.id in moved:
-                day = move_day[d.id]
-                add("departure", _at(day, 5), current, "SDF", transit.code, "MIL", note="road move to the airstrip")
-                add("handover", _at(day, 7), transit.code, "SDF", transit.code, "MIL", note="identity verified at handover")
-                add("arrival", _at(day, 7, 30), transit.code, "MIL")
-                add("departure", _at(day, 9), transit.code, "MIL", receiving.code, "MIL", note="helicopter sortie")
-                add("arrival", _at(day, 12), receiving.code, "MIL")
-                add("handover", _at(day, 12, 30), receiving.code, "MIL", receiving.code, "IRQ", note="identity verified at handover")
-                add("intake", _at(day, 13), receiving.code, "IRQ")
+                add("hospitalised", _at(day, 14), hospital.code, "SDF", note="admitted to the secure ward")
+                add("returned", _at(day + dt.timedelta(days=between(rng, 2, 30)), 11), current, "SDF", note="discharged")
+            if d.id in sortie:
+                day, manifest = sortie[d.id]
+                add("handed_over", _at(day, 6), current, "MIL", note="identity verified at handover",
+                    identity_check="match")
+                add("manifested", _at(day, 6, 30), current, "MIL", manifest=manifest, to_facility=receiving.code,
+                    expected_arrival=_at(day, 10))
+                add("departed", _at(day, 7), current, "MIL", manifest=manifest, to_facility=receiving.code,
+                    note="helicopter sortie")
+                add("arrived", _at(day, 9, 40), receiving.code, "MIL", manifest=manifest)
+                add("handed_over", _at(day, 10, 30), receiving.code, "IRQ", note="identity verified at handover",
+                    identity_check="match")
                 d.facility, d.custodian = receiving.code, "IRQ"
-                number = f"BRF-{next(brf_no):06d}"
-                d.identifiers.append(("prisoner", "IRQ", number))
+                d.identifiers.append(("prisoner", "IRQ", f"BRF-{next(brf_no):06d}"))
             else:
                 r = rng.random()
                 if r < sc.death_fraction:
                     day = _dated(rng, dt.date(2023, 1, 1), dt.date(2025, 12, 31))
-                    add("death", _at(day, 3), current, "SDF", note="died in custody; natural causes recorded")
+                    add("died", _at(day, 3), current, "SDF", note="died in custody; natural causes recorded")
                     d.legal_status = "deceased"
                 elif r < sc.death_fraction + sc.in_hospital_fraction:
                     day = SCENARIO_DATE - dt.timedelta(days=between(rng, 1, 20))
-                    add("hospital", _at(day, 15), current, "SDF", hospital.code, "SDF", note="admitted to the secure ward")
+                    add("hospitalised", _at(day, 15), hospital.code, "SDF", note="admitted to the secure ward")
                     d.facility = hospital.code
             self.events.extend(ev)
         for p in residents:
-            note = "born in the camp" if p.birth_place.name == p.internment_place else "arrived at the camp"
-            self.events.append(EventSpec(p.id, 1, "arrival", _at(p.internment_date, 12), p.facility, p.custodian, note=note))
+            born_here = p.birth_place.name == p.internment_place
+            self.events.append(EventSpec(p.id, 1, "registered", _at(p.internment_date, 11),
+                                         note="registered by the camp administration"))
+            self.events.append(EventSpec(p.id, 2, "intake", _at(p.internment_date, 12), p.facility, p.custodian,
+                                         note="born in the camp" if born_here else "arrived at the camp"))
 
 
 def _feminine(family: Part | None) -> Part | None:

@@ -91,7 +91,7 @@ class NextOfKin:
 
 @dataclass(slots=True)
 class Person:
-    id: str  # stable identity id, "P000123"; rosters carry it for evaluation only
+    id: str  # stable identity id and registry ref, "P-000123"; rosters carry it for evaluation only
     group: str  # detainee | resident
     sex: str
     dob: dt.date  # the truth
@@ -159,21 +159,23 @@ class KeepApart:
 
 @dataclass(slots=True)
 class EventSpec:
-    """One custody event, in order per person. The loader turns these into ledger events.
+    """One custody event, numbered per person, in the ledger's vocabulary (custody.ledger.specs):
+    registered, intake, moved, hospitalised, returned, handed_over, manifested, departed, arrived, died.
 
-    kind: registered, intake, move, hospital, departure, arrival, handover, death.
-    `facility` is where the event happens (for move/departure: where the person leaves from) and
-    `to_facility`/`to_custodian` say where to and to whom for movements and handovers.
+    `facility` is where the event puts the person (intake, moved, hospitalised, returned, arrived) or where
+    they leave from (manifested, departed); `custodian` is who holds them after the event. Codes, not rows.
     """
 
     person: str
     seq: int
     kind: str
     at: dt.datetime
-    facility: str
-    custodian: str
+    facility: str = ""
+    custodian: str = ""
     to_facility: str = ""
-    to_custodian: str = ""
+    manifest: str = ""
+    expected_arrival: dt.datetime | None = None
+    identity_check: str = ""
     note: str = ""
 
 

@@ -160,30 +160,55 @@ def test_keep_apart_pairs(pop: Population) -> None:
         assert by[k.person].group == by[k.other].group == "detainee"
 
 
+def _replay(events: list) -> tuple[str, str, str]:
+    """Where, with whom and in what state the events leave a person: a minimal ledger projection."""
+    facility = custodian = ""
+    status = "registered"
+    for e in events:
+        if e.kind in {"intake", "moved", "arrived", "hospitalised", "returned"}:
+            facility = e.facility
+            custodian = e.custodian or custodian
+            status = "in_custody"
+        elif e.kind == "departed":
+            assert e.facility == facility, "departs from somewhere else than where the person is"
+            facility, custodian, status = "", e.custodian, "in_transit"
+        elif e.kind == "handed_over":
+            assert e.custodian != custodian, "a handover must change the custodian"
+            custodian = e.custodian
+        elif e.kind == "died":
+            status = "deceased"
+    return facility, custodian, status
+
+
 def test_custody_history_is_ordered_and_ends_where_the_person_is(pop: Population) -> None:
     events: dict[str, list] = {}
     for e in pop.events:
         events.setdefault(e.person, []).append(e)
     by = pop.by_id()
     assert set(events) == set(by)
+    manifests: dict[str, set[str]] = {}
     for pid, evs in events.items():
         person = by[pid]
         assert [e.seq for e in evs] == list(range(1, len(evs) + 1))
         assert all(a.at <= b.at for a, b in zip(evs, evs[1:], strict=False))
-        if person.group == "resident":
-            assert [e.kind for e in evs] == ["arrival"]
-            assert evs[0].at.date() == person.internment_date
-            continue
         assert [e.kind for e in evs[:2]] == ["registered", "intake"]
+        if person.group == "resident":
+            assert len(evs) == 2 and evs[1].facility == person.facility
+            assert evs[1].at.date() == person.internment_date
+            continue
         assert evs[0].at.date() >= person.capture_date
-        last = evs[-1]
-        if last.kind == "death":
+        facility, custodian, status = _replay(evs)
+        if status == "deceased":
             assert person.legal_status == "deceased"
             continue
-        where = last.to_facility or last.facility
-        assert where == person.facility, (pid, [e.kind for e in evs])
-        custodian = last.to_custodian or last.custodian
-        assert custodian == person.custodian
+        assert (facility, custodian, status) == (person.facility, person.custodian, "in_custody"), pid
+        for e in evs:
+            if e.manifest:
+                manifests.setdefault(e.manifest, set()).add(pid)
+                assert e.kind in {"manifested", "departed", "arrived"}
+    # A sortie carries people from one site, and no more than its seats.
+    assert manifests
+    assert all(0 < len(people) <= 24 for people in manifests.values())
 
 
 def test_tier_one_moves_first(pop: Population) -> None:
