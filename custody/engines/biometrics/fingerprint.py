@@ -51,9 +51,9 @@ _PPI_TOLERANCE = 0.02
 # A finger at 500 ppi is at least ~0.3 inch across even for a partial roll/flat.
 _MIN_SIDE_PX = 150
 _MAX_SIDE_PX = 4000
-# Human ridge period in millimetres: children ~0.3, adults 0.4-0.55, extremes ~0.8.
+# Human ridge period in millimetres: children ~0.3, adults 0.4-0.55; beyond 0.75 it is not a 500 ppi finger.
 _RIDGE_MM_MIN = 0.28
-_RIDGE_MM_MAX = 0.85
+_RIDGE_MM_MAX = 0.75
 _TYPICAL_RIDGE_MM = 0.47
 
 
@@ -195,7 +195,7 @@ def load_fingerprint(data: bytes, *, what: str = "fingerprint image", ppi: float
     declared = ppi if ppi is not None else _declared_ppi(img, fmt, data)
     if declared is not None and abs(declared - NOMINAL_PPI) > NOMINAL_PPI * _PPI_TOLERANCE:
         raise BiometricInputError(
-            f"the {what} is {declared:g} ppi; fingerprints must be captured at 500 ppi "
+            f"the {what} is {declared:.0f} ppi; fingerprints must be captured at 500 ppi "
             "(ANSI/NIST-ITL and the matcher expect it) - rescan at 500 ppi",
             "wrong_resolution",
         )
@@ -213,12 +213,16 @@ def load_fingerprint(data: bytes, *, what: str = "fingerprint image", ppi: float
         raise BiometricInputError(f"the {what} shows no ridge pattern (blank or flat image)", "no_ridges")
     period_mm = period / NOMINAL_PPI * 25.4
     if not (_RIDGE_MM_MIN <= period_mm <= _RIDGE_MM_MAX):
-        looks_like = NOMINAL_PPI * period_mm / _TYPICAL_RIDGE_MM
-        claimed = f"declares {declared:g} ppi" if declared else "is taken as 500 ppi"
+        claimed = f"declares {declared:.0f} ppi" if declared else "is taken as 500 ppi"
+        if period_mm < _RIDGE_MM_MIN:
+            verdict = f"it looks like about {NOMINAL_PPI * period_mm / _TYPICAL_RIDGE_MM:.0f} ppi"
+        else:
+            # Coarser than any finger: either a higher-resolution scan or no resolvable ridges at all
+            # (a low-resolution scan blurs them away and only the finger outline is left).
+            verdict = "either it is not really 500 ppi or its ridges are not resolved"
         raise BiometricInputError(
             f"the {what} {claimed}, but its ridges are {period:.1f} px apart, i.e. {period_mm:.2f} mm at "
-            f"500 ppi where fingers measure {_RIDGE_MM_MIN}-{_RIDGE_MM_MAX} mm: it looks like about "
-            f"{looks_like:.0f} ppi (or is not a fingerprint)",
+            f"500 ppi where fingers measure {_RIDGE_MM_MIN}-{_RIDGE_MM_MAX} mm: {verdict}",
             "wrong_resolution",
         )
     return FingerprintImage(gray, fmt, declared, NOMINAL_PPI, period)
