@@ -16,7 +16,7 @@ from . import aggregate as ag
 from .diagnose import Infeasible, diagnose
 from .greedy import greedy
 from .packing import air_tasking, pack_site_day
-from .plan import Plan, Vehicle, do_nothing, evaluate
+from .plan import Plan, Vehicle, do_nothing, evaluate, past_cost
 from .scenario import HEAVY, ROAD, TIERS, Person, Scenario
 
 Progress = Callable[[str, int, int, str], None]
@@ -37,11 +37,16 @@ class Bounds:
         return max(self.lp, self.mip)
 
 
-def lower_bound(sc: Scenario) -> tuple[float, float]:
-    """The LP relaxation of the aggregate programme: a proven lower bound on any plan's cost."""
+def lower_bound(sc: Scenario, kept: list[Vehicle] | None = None, first_day: int = 0) -> tuple[float, float]:
+    """The LP relaxation of the aggregate programme: a proven lower bound on any plan's cost. For a
+    re-plan, the bound of plans that keep what was flown before `first_day`: the cost those vehicles
+    fixed plus the LP of the rest."""
     t0 = time.monotonic()
-    lp = ag.solve(sc, relax=True, time_limit=300)
-    return lp.cost, time.monotonic() - t0
+    kept = list(kept or [])
+    gone = {pid for v in kept for pid in v.manifest}
+    state = _state(sc, first_day, [p for p in sc.movable if p.id not in gone], kept)
+    lp = ag.solve(sc, state, relax=True, time_limit=300)
+    return lp.cost + (past_cost(sc, kept, first_day) if first_day else 0.0), time.monotonic() - t0
 
 
 def _state(sc: Scenario, first_day: int, present: list[Person], vehicles: list[Vehicle]) -> ag.State:
@@ -179,9 +184,9 @@ def make_plan(
     if findings:
         raise Infeasible(findings)
     progress("bound", 0, 1, "LP relaxation")
-    lp, lp_s = lower_bound(sc)
-    progress("bound", 1, 1, f"LP bound {lp:.2f}")
     kept = list(kept or [])
+    lp, lp_s = lower_bound(sc, kept, first_day)
+    progress("bound", 1, 1, f"LP bound {lp:.2f}")
     gone = {pid for v in kept for pid in v.manifest}
     state = _state(sc, first_day, [p for p in sc.movable if p.id not in gone], kept)
     progress("solve", 0, 1, "aggregate programme")
@@ -196,9 +201,8 @@ def make_plan(
     progress("greedy", 0, 1, "greedy baseline")
     g = evaluate(sc, greedy(sc))
     fig = evaluate(sc, vehicles)
-    # The programme's own bound is a bound on the whole problem only for a plan made from day 0
-    # with nothing kept; a re-plan is bounded by the LP of the remaining problem, not reported here.
-    mip_bound = agg.bound if first_day == 0 and not kept else 0.0
+    # A re-plan's programme covers the days from first_day on; what was flown before is fixed cost.
+    mip_bound = agg.bound + (past_cost(sc, kept, first_day) if first_day else 0.0)
     best = max(lp, mip_bound)
     summary = {
         "cost": round(fig.cost, 4),

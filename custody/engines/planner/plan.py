@@ -51,29 +51,56 @@ class Figures:
     convoys: int
 
 
-def evaluate(sc: Scenario, vehicles: list[Vehicle]) -> Figures:
+@dataclass
+class Series:
+    """Day-by-day figures of a plan, for charts and for bounding a re-plan."""
+
+    remaining: dict[str, list[int]]  # site -> people still there after each day's departures
+    exposure: list[float]  # per day
+    cost: list[float]  # per day, with the person-day tie-break
+    terminal: float  # the end-of-horizon term
+
+
+def series(sc: Scenario, vehicles: list[Vehicle]) -> Series:
     departures: dict[tuple[str, int, int], int] = defaultdict(int)
     for v in vehicles:
         for t, k in v.tier_counts(sc).items():
             departures[(v.site, t, v.day)] += k
     pop = sc.population()
-    exposure = 0.0
-    person_days = 0
-    left_total = 0
+    D = sc.horizon_days
+    remaining = {s.id: [0] * D for s in sc.sites}
+    exposure = [0.0] * D
+    cost = [0.0] * D
+    terminal = 0.0
     for s in sc.sites:
         for t in TIERS:
             r = pop[(s.id, t)]
-            for d in range(sc.horizon_days):
+            for d in range(D):
                 r -= departures.get((s.id, t, d), 0)
-                exposure += sc.weights[t] * s.danger[d] * r
-                person_days += r
-            exposure += sc.weights[t] * sc.rules.terminal_weight * s.danger[-1] * r
-            left_total += r
+                remaining[s.id][d] += r
+                exposure[d] += sc.weights[t] * s.danger[d] * r
+                cost[d] += (sc.weights[t] * s.danger[d] + EPS_PERSON_DAY) * r
+            terminal += sc.weights[t] * sc.rules.terminal_weight * s.danger[-1] * r
+    return Series(remaining, exposure, cost, terminal)
+
+
+def evaluate(sc: Scenario, vehicles: list[Vehicle]) -> Figures:
+    ser = series(sc, vehicles)
+    exposure = sum(ser.exposure) + ser.terminal
     sorties = sum(1 for v in vehicles if v.mode == HEAVY)
     convoys = len({v.convoy for v in vehicles if v.mode == ROAD})
-    cost = exposure + EPS_PERSON_DAY * person_days + EPS_VEHICLE * (sorties + convoys)
-    moved = sum(departures.values())
-    return Figures(exposure, cost, moved, left_total, sorties, convoys)
+    cost = sum(ser.cost) + ser.terminal + EPS_VEHICLE * (sorties + convoys)
+    moved = sum(len(v.manifest) if v.manifest else sum(v.counts.values()) for v in vehicles)
+    left = sum(r[-1] for r in ser.remaining.values())
+    return Figures(exposure, cost, moved, left, sorties, convoys)
+
+
+def past_cost(sc: Scenario, kept: list[Vehicle], first_day: int) -> float:
+    """The part of any plan's cost fixed by what was flown before `first_day`."""
+    ser = series(sc, kept)
+    sorties = sum(1 for v in kept if v.mode == HEAVY)
+    convoys = len({v.convoy for v in kept if v.mode == ROAD})
+    return sum(ser.cost[:first_day]) + EPS_VEHICLE * (sorties + convoys)
 
 
 def do_nothing(sc: Scenario) -> Figures:
