@@ -7,7 +7,7 @@ Each scale and seed runs in a fresh subprocess so that its peak memory (ru_maxrs
 it prints: the LP bound, the solver bound, the end-to-end plan (all manifests packed, re-planned after
 each packing shortfall) and its gap to the best bound, the greedy baseline and its gap, wall time,
 re-plans, site-days packed, the checker's verdict, and the peak memory. A second experiment, the
-disruption run, grounds two airframes and closes one road from day 5 and re-plans from the actual state.
+disruption run, grounds two airframes from day 5 and closes one road on days 6-9 and re-plans from the actual state.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def one(scale: str, seed: int, time_limit: float, disrupt: bool) -> dict:
         for h in data["helicopters"][:2]:
             for d in range(day, sc.horizon_days):
                 h["available"][d] = False
-        data["sites"][0]["road_open"][day:day + 4] = [False] * len(data["sites"][0]["road_open"][day:day + 4])
+        # The road closes the day after, so a convoy already under way overnight is not caught by it.
+        data["sites"][0]["road_open"][day + 1:day + 5] = [False] * len(data["sites"][0]["road_open"][day + 1:day + 5])
         changed = planner.from_dict(data)
         t1 = time.monotonic()
         new = planner.replan(changed, plan.vehicles, day, time_limit=time_limit)
