@@ -163,7 +163,6 @@ COMPARISONS: tuple[Comparison, ...] = (
     Comparison("name", "Name tokens (order-insensitive) and their rarity", NAME_LEVELS, _name_level,
                _NAME_DOMINANCE),
     Comparison("given", "Given name (first part)", ("same", "similar", "different"), _given_level),
-    Comparison("family", "Family or last part", ("same", "similar", "different"), _family_level),
     Comparison("kunya", "Kunya (Abu/Umm X)", ("same", "different"), _kunya_level),
     Comparison(
         "dob",

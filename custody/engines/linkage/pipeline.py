@@ -28,7 +28,7 @@ __all__ = ["Linker", "ScoredPair", "LinkageIndex", "DEFAULT_THRESHOLD", "REVIEW_
 
 # Match weights (log2 odds). Above DEFAULT_THRESHOLD a pair is linked automatically; between
 # REVIEW_THRESHOLD and it, a person adjudicates.
-DEFAULT_THRESHOLD = 6.0
+DEFAULT_THRESHOLD = 4.0
 REVIEW_THRESHOLD = 0.0
 
 Progress = Callable[[str, int, int], None]
@@ -70,6 +70,7 @@ class Linker:
         self.pairs: list[tuple[int, int]] = []
         self.levels = np.zeros((0, len(COMPARISONS)), dtype=np.int64)
         self.scored: list[ScoredPair] = []
+        self.fit_u = False
 
     def _levels(self, pairs: Sequence[tuple[int, int]], stage: str) -> np.ndarray:
         out = np.empty((len(pairs), len(COMPARISONS)), dtype=np.int64)
@@ -102,7 +103,12 @@ class Linker:
             # together with m and the prior (a two-class latent mixture; see docs/decisions).
             self.model.estimate_u(self._levels(rnd, "estimating u"))
             self.progress("EM", 0, 1)
-            self.model.estimate_m(self.levels, fit_u=True, max_iter=200)
+            # A two-class mixture is identifiable only with at least three conditionally
+            # independent comparisons observed; with fewer (a names-only list) u stays at its
+            # random-pair estimate and only m and the prior are fitted.
+            observed = int(((self.levels >= 0).mean(axis=0) >= 0.05).sum()) if len(self.levels) else 0
+            self.fit_u = observed >= 3
+            self.model.estimate_m(self.levels, fit_u=self.fit_u, max_iter=200)
             self.progress("EM", 1, 1)
         w = self.model.weights(self.levels) if len(self.pairs) else np.zeros(0)
         self.scored = [

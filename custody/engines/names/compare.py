@@ -43,7 +43,7 @@ def token_similarity(a: Token, b: Token) -> float:
         ls = Indel.normalized_similarity(a.latin, b.latin) if a.latin and b.latin else 0.0
         # Equal skeletons across vowel habits (Haqani/Haqqani, Zahed/Zahid) are near-certain; a
         # spelling close in letters but with different consonants (Samarrai/Shammari) is not.
-        sim = 1.0 if ls == 1.0 else 0.95 if same_key else ls * (0.6 + 0.4 * ks)
+        sim = 1.0 if ls == 1.0 else 0.8 + 0.2 * ls if same_key else ls * (0.6 + 0.4 * ks)
     elif a.script == "Arab" and b.script == "Arab":
         ts = Indel.normalized_similarity(a.text.replace(" ", ""), b.text.replace(" ", ""))
         sim = 1.0 if ts == 1.0 else 0.95 if same_key else ts * (0.6 + 0.4 * ks)
