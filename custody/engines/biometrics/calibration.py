@@ -66,7 +66,8 @@ def rates(genuine: np.ndarray, impostor: np.ndarray, thresholds: np.ndarray) -> 
     """(FMR, FNMR) at each threshold: accept when score >= threshold."""
     g = np.sort(genuine)
     i = np.sort(impostor)
-    fmr = 1.0 - np.searchsorted(i, thresholds, side="left") / max(i.size, 1)
+    # Counts first, one division last: 1 - 995/1000 is not exactly 0.005 in floating point.
+    fmr = (i.size - np.searchsorted(i, thresholds, side="left")) / max(i.size, 1)
     fnmr = np.searchsorted(g, thresholds, side="left") / max(g.size, 1)
     return fmr, fnmr
 

@@ -315,19 +315,22 @@ def _nbis_layout(width: int, height: int, quality: int, minutiae: list[Minutia])
     return head + body
 
 
-_local = threading.local()
+_extractors: dict[bool, nbis.NbisExtractor] = {}
+_extractors_lock = threading.Lock()
 
 
 def _extractor(nfiq2: bool) -> nbis.NbisExtractor:
-    # One extractor per thread: the Rust handle's thread-safety is not documented, and this costs nothing.
-    key = "with_nfiq2" if nfiq2 else "plain"
-    ex = getattr(_local, key, None)
+    # Creating an extractor costs ~2 s (NFIQ 2 model set-up), so there is one per setting for the process;
+    # uniffi objects are Send + Sync, and the calls release the GIL, so threads share it.
+    ex = _extractors.get(nfiq2)
     if ex is None:
-        settings = nbis.NbisExtractorSettings(
-            min_quality=0.0, get_center=True, check_fingerprint=False, compute_nfiq2=nfiq2, ppi=NOMINAL_PPI
-        )
-        ex = nbis.new_nbis_extractor(settings)
-        setattr(_local, key, ex)
+        with _extractors_lock:
+            ex = _extractors.get(nfiq2)
+            if ex is None:
+                settings = nbis.NbisExtractorSettings(
+                    min_quality=0.0, get_center=True, check_fingerprint=False, compute_nfiq2=nfiq2, ppi=NOMINAL_PPI
+                )
+                ex = _extractors[nfiq2] = nbis.new_nbis_extractor(settings)
     return ex
 
 

@@ -5,7 +5,12 @@ import re
 import nistitl
 import pytest
 
-from custody.engines.biometrics.ansi_nist import ExportFace, ExportFinger, export_transaction, import_transaction
+from custody.engines.biometrics.ansi_nist import (
+    ExportFace,
+    ExportFinger,
+    export_transaction,
+    import_transaction,
+)
 from custody.engines.biometrics.errors import BiometricInputError
 from custody.engines.biometrics.fingerprint import encode_wsq
 from custody.engines.biometrics.synthetic import impression, master_print
