@@ -1,0 +1,303 @@
+"""The custody ledger's tables.
+
+Append-only (refused by the model and by database triggers on SQLite and PostgreSQL):
+LedgerEvent, TreeNode, SignedCheckpoint. Everything else is derived (CustodyState, the projection,
+rebuildable from the events) or a workflow around the log (handovers, roll calls, discrepancies).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from custody.core.access import RestrictedQuerySet
+from custody.core.history import track
+
+APPEND_ONLY_TABLES = ("ledger_ledgerevent", "ledger_treenode", "ledger_signedcheckpoint")
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class AppendOnly(models.Model):
+    """Refuses updates and deletes in Python too, so the mistake is caught before the database's trigger."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError(f"{self._meta.db_table} is append-only: record a correction instead")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError(f"{self._meta.db_table} is append-only: record a correction instead")
+
+
+class EventKind(models.TextChoices):
+    REGISTERED = "registered", _("Registered")
+    INTAKE = "intake", _("Intake")
+    MOVED = "moved", _("Moved")
+    MANIFESTED = "manifested", _("Manifested")
+    DEPARTED = "departed", _("Departed")
+    ARRIVED = "arrived", _("Arrived")
+    HANDED_OVER = "handed_over", _("Handed over")
+    HOSPITALISED = "hospitalised", _("Hospitalised")
+    RETURNED = "returned", _("Returned")
+    TRANSFERRED_TO_COURT = "transferred_to_court", _("Transferred to court")
+    RELEASED = "released", _("Released")
+    REPATRIATED = "repatriated", _("Repatriated")
+    DIED = "died", _("Died")
+    ESCAPED = "escaped", _("Escaped")
+    RECAPTURED = "recaptured", _("Recaptured")
+    CORRECTION = "correction", _("Correction")
+
+
+class CustodyStatus(models.TextChoices):
+    REGISTERED = "registered", _("Registered, not yet received")
+    IN_CUSTODY = "in_custody", _("In custody")
+    IN_TRANSIT = "in_transit", _("In transit")
+    HOSPITAL = "hospital", _("In hospital")
+    AT_COURT = "at_court", _("At court")
+    RELEASED = "released", _("Released")
+    REPATRIATED = "repatriated", _("Repatriated")
+    DECEASED = "deceased", _("Deceased")
+    ESCAPED = "escaped", _("Escaped")
+
+
+def _person_visible_q(user: Any, action: str) -> Q:
+    from custody.registry.models import Person
+
+    return Q(person__in=Person.objects.filter(Person.access_q(user, action)).values("pk"))
+
+
+class LedgerEvent(AppendOnly):
+    """One custody event. `body` is the canonical JSON that is hashed into the tree; the other
+    columns repeat its values for queries, and `custody ledger verify` checks they still agree."""
+
+    seq = models.BigIntegerField(_("sequence"), unique=True)
+    kind = models.CharField(_("event"), max_length=24, choices=EventKind.choices, db_index=True)
+    person = models.ForeignKey("registry.Person", on_delete=models.PROTECT, related_name="ledger_events", verbose_name=_("person"))
+    occurred_at = models.DateTimeField(_("when it happened"), db_index=True)
+    recorded_at = models.DateTimeField(_("when it was recorded"))
+    facility = models.ForeignKey("registry.Facility", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_events", verbose_name=_("facility"))
+    custodian = models.ForeignKey("accounts.Agency", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("custodian"))
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by"))
+    idempotency_id = models.CharField(_("idempotency id"), max_length=80, unique=True)
+    manifest = models.CharField(_("manifest"), max_length=64, blank=True, db_index=True)
+    reason = models.TextField(_("reason"), blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    body = models.TextField(_("canonical JSON"))
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq"]
+        verbose_name = _("custody event")
+        verbose_name_plural = _("custody events")
+        indexes = [models.Index(fields=["person", "seq"]), models.Index(fields=["facility", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.kind} {self.person_id}"
+
+    @classmethod
+    def access_q(cls, user: Any, action: str) -> Q:
+        return _person_visible_q(user, action)
+
+
+class TreeNode(AppendOnly):
+    """A complete node of the Merkle tree: the root of leaves [index * 2**level, (index + 1) * 2**level).
+    Level 0 holds the leaf hashes. Never changes once written (see custody/engines/ledger/merkle.py)."""
+
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.BinaryField(max_length=32)
+
+    ACCESS_EXEMPT = "hashes only; proofs are served through the ledger services"
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["level", "index"], name="ledger_treenode_level_index")]
+
+
+class SignedCheckpoint(AppendOnly):
+    tree_size = models.BigIntegerField(_("events covered"), db_index=True)
+    root_hash = models.BinaryField(max_length=32)
+    timestamp = models.CharField(_("signed at"), max_length=32)
+    key_id = models.CharField(_("key id"), max_length=16)
+    signature = models.BinaryField(max_length=64)
+    origin = models.CharField(max_length=200)
+
+    ACCESS_EXEMPT = "public commitments: partners receive them in bundles"
+
+    class Meta:
+        ordering = ["tree_size", "id"]
+        verbose_name = _("signed checkpoint")
+
+
+class LedgerHead(models.Model):
+    """The single row every append locks: tree size and frontier, so an append reads nothing else."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    size = models.BigIntegerField(default=0)
+    frontier = models.JSONField(default=list)  # hex hashes of the frontier nodes, largest first
+    last_checkpoint_size = models.BigIntegerField(default=0)
+    last_checkpoint_at = models.DateTimeField(null=True, blank=True)
+
+    ACCESS_EXEMPT = "internal: the append lock"
+
+
+class CustodyState(models.Model):
+    """The projection: where each person is, who holds them. Written in the append's transaction."""
+
+    person = models.OneToOneField("registry.Person", primary_key=True, on_delete=models.CASCADE, related_name="custody_state")
+    status = models.CharField(_("custody status"), max_length=20, choices=CustodyStatus.choices, db_index=True)
+    facility = models.ForeignKey("registry.Facility", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("facility"))
+    custodian = models.ForeignKey("accounts.Agency", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("custodian"))
+    block = models.CharField(_("block"), max_length=32, blank=True)
+    manifest = models.CharField(_("open manifest"), max_length=64, blank=True, db_index=True)
+    manifest_from = models.ForeignKey("registry.Facility", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    manifest_to = models.ForeignKey("registry.Facility", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    expected_arrival = models.DateTimeField(null=True, blank=True, db_index=True)
+    departed = models.BooleanField(default=False)
+    last_seq = models.BigIntegerField(default=0)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["facility", "status"]), models.Index(fields=["custodian", "status"])]
+
+    @classmethod
+    def access_q(cls, user: Any, action: str) -> Q:
+        return _person_visible_q(user, action)
+
+
+class DiscrepancyKind(models.TextChoices):
+    NOT_ARRIVED = "not_arrived", _("Manifested, not arrived by the expected time")
+    ARRIVAL_WITHOUT_DEPARTURE = "arrival_without_departure", _("Arrival nobody departed")
+    ROLL_CALL = "roll_call", _("Roll call differs from the ledger")
+
+
+@track
+class Discrepancy(models.Model):
+    kind = models.CharField(_("kind"), max_length=32, choices=DiscrepancyKind.choices, db_index=True)
+    person = models.ForeignKey("registry.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("person"))
+    facility = models.ForeignKey("registry.Facility", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("facility"))
+    manifest = models.CharField(_("manifest"), max_length=64, blank=True)
+    details = models.TextField(_("details"))
+    raised_at = models.DateTimeField(_("raised"), auto_now_add=True)
+    expected = models.IntegerField(_("ledger count"), null=True, blank=True)
+    counted = models.IntegerField(_("counted"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    resolution = models.TextField(_("resolution"), blank=True)
+    # One open discrepancy per fact: raising it again (the board reconciles on every view) is a no-op.
+    fact_key = models.CharField(max_length=200, db_index=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["resolved_at", "-raised_at"]
+        verbose_name = _("discrepancy")
+        verbose_name_plural = _("discrepancies")
+        constraints = [
+            models.UniqueConstraint(fields=["fact_key"], condition=Q(resolved_at__isnull=True), name="ledger_one_open_discrepancy")
+        ]
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+    @classmethod
+    def access_q(cls, user: Any, action: str) -> Q:
+        from custody.registry.models import Person
+
+        return Q(person__isnull=True) | Q(person__in=Person.objects.filter(Person.access_q(user, action)).values("pk"))
+
+
+@track
+class RollCall(models.Model):
+    facility = models.ForeignKey("registry.Facility", on_delete=models.PROTECT, related_name="+", verbose_name=_("facility"))
+    block = models.CharField(_("block"), max_length=32, blank=True)
+    counted = models.PositiveIntegerField(_("counted"))
+    expected = models.PositiveIntegerField(_("ledger count"))
+    taken_at = models.DateTimeField(_("taken at"))
+    taken_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField(_("note"), blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-taken_at"]
+
+    @classmethod
+    def access_q(cls, user: Any, action: str) -> Q:
+        return Q()
+
+
+class HandoverStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    COMPLETED = "completed", _("Completed")
+
+
+@track
+class Handover(models.Model):
+    reference = models.CharField(_("reference"), max_length=40, unique=True)
+    facility = models.ForeignKey("registry.Facility", on_delete=models.PROTECT, related_name="+", verbose_name=_("facility"))
+    from_custodian = models.ForeignKey("accounts.Agency", on_delete=models.PROTECT, related_name="+", verbose_name=_("handing over"))
+    to_custodian = models.ForeignKey("accounts.Agency", on_delete=models.PROTECT, related_name="+", verbose_name=_("receiving"))
+    manifest = models.CharField(_("manifest"), max_length=64, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=HandoverStatus.choices, default=HandoverStatus.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("handover")
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @classmethod
+    def access_q(cls, user: Any, action: str) -> Q:
+        agency = getattr(user, "agency", None)
+        if agency is not None and agency.custody_scope:
+            return Q(from_custodian=agency) | Q(to_custodian=agency)
+        return Q()
+
+
+class IdentityCheck(models.TextChoices):
+    MATCH = "match", _("Identity confirmed")
+    NO_MATCH = "no_match", _("Identity NOT confirmed")
+    NOT_CHECKED = "not_checked", _("Not checked (no biometric record)")
+
+
+@track
+class HandoverItem(models.Model):
+    handover = models.ForeignKey(Handover, on_delete=models.CASCADE, related_name="items")
+    person = models.ForeignKey("registry.Person", on_delete=models.PROTECT, related_name="+", verbose_name=_("person"))
+    sender_confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    sender_confirmed_at = models.DateTimeField(null=True, blank=True)
+    sender_wristband = models.CharField(_("wristband (sending side)"), max_length=64, blank=True)
+    receiver_confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    receiver_confirmed_at = models.DateTimeField(null=True, blank=True)
+    receiver_wristband = models.CharField(_("wristband (receiving side)"), max_length=64, blank=True)
+    identity_check = models.CharField(_("identity check"), max_length=12, choices=IdentityCheck.choices, blank=True)
+    event = models.ForeignKey(LedgerEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["handover", "person"], name="ledger_handover_person_once")]
+
+    @classmethod
+    def access_q(cls, user: Any, action: str) -> Q:
+        return _person_visible_q(user, action)
