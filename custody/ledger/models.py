@@ -123,6 +123,9 @@ class TreeNode(AppendOnly):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["level", "index"], name="ledger_treenode_level_index")]
 
+    def __str__(self) -> str:
+        return f"node ({self.level}, {self.index})"
+
 
 class SignedCheckpoint(AppendOnly):
     tree_size = models.BigIntegerField(_("events covered"), db_index=True)
@@ -138,6 +141,9 @@ class SignedCheckpoint(AppendOnly):
         ordering = ["tree_size", "id"]
         verbose_name = _("signed checkpoint")
 
+    def __str__(self) -> str:
+        return f"checkpoint {self.tree_size} at {self.timestamp}"
+
 
 class LedgerHead(models.Model):
     """The single row every append locks: tree size and frontier, so an append reads nothing else."""
@@ -149,6 +155,9 @@ class LedgerHead(models.Model):
     last_checkpoint_at = models.DateTimeField(null=True, blank=True)
 
     ACCESS_EXEMPT = "internal: the append lock"
+
+    def __str__(self) -> str:
+        return f"ledger head at {self.size}"
 
 
 class CustodyState(models.Model):
@@ -171,6 +180,9 @@ class CustodyState(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["facility", "status"]), models.Index(fields=["custodian", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.person_id}: {self.status}"
 
     @classmethod
     def access_q(cls, user: Any, action: str) -> Q:
@@ -209,6 +221,9 @@ class Discrepancy(models.Model):
             models.UniqueConstraint(fields=["fact_key"], condition=Q(resolved_at__isnull=True), name="ledger_one_open_discrepancy")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.details}"
+
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
@@ -234,6 +249,9 @@ class RollCall(models.Model):
 
     class Meta:
         ordering = ["-taken_at"]
+
+    def __str__(self) -> str:
+        return f"roll call {self.facility_id} {self.counted}/{self.expected}"
 
     @classmethod
     def access_q(cls, user: Any, action: str) -> Q:
@@ -297,6 +315,9 @@ class HandoverItem(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["handover", "person"], name="ledger_handover_person_once")]
+
+    def __str__(self) -> str:
+        return f"{self.handover_id}/{self.person_id}"
 
     @classmethod
     def access_q(cls, user: Any, action: str) -> Q:
