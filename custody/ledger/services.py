@@ -755,3 +755,86 @@ def resolve_discrepancy(d: Discrepancy, *, user: Any, resolution: str) -> Discre
 
 def database_vendor() -> str:
     return connection.vendor
+
+
+# ---------------------------------------------------------------- handovers (both sides confirm, person by person)
+
+
+def create_handover(*, facility: Any, from_custodian: Any, to_custodian: Any, people: Iterable[Any], user: Any,
+                    manifest: str = "", reference: str = "") -> Any:
+    from .models import Handover, HandoverItem
+
+    if _pk(from_custodian) == _pk(to_custodian):
+        raise RuleError(_("A handover is between two different authorities."), rule="handover")
+    with transaction.atomic():
+        h = Handover.objects.create(
+            reference=reference or f"H-{timezone.now():%Y%m%d}-{uuid.uuid4().hex[:6].upper()}", facility=facility,
+            from_custodian=from_custodian, to_custodian=to_custodian, manifest=manifest, created_by=user)
+        HandoverItem.objects.bulk_create([HandoverItem(handover=h, person_id=_pk(p)) for p in people])
+    return h
+
+
+def wristbands_of(person_id: int) -> set[str]:
+    from custody.registry.models import Identifier
+
+    return set(Identifier.objects.filter(person_id=person_id, kind="wristband").values_list("value_norm", flat=True))
+
+
+def confirm_handover_item(item: Any, *, user: Any, side: str, wristband: str, identity_check: str = "") -> Recorded | None:
+    """One side confirms one person. When both sides have, the handed_over event is appended (and a
+    refusal by the rules leaves the confirmations recorded and names the rule). Returns the event, if any."""
+    from custody.registry.models import Identifier
+
+    from .models import HandoverItem, HandoverStatus
+
+    h = item.handover
+    if h.status != HandoverStatus.OPEN or item.event_id:
+        raise RuleError(_("This person's handover is already complete."), rule="handover")
+    agency = h.from_custodian if side == "send" else h.to_custodian
+    if user.agency_id != agency.pk:
+        raise RuleError(_("Rule 'each side confirms for itself': %(user)s is not of %(agency)s, the %(side)s side.")
+                        % {"user": user.username, "agency": agency.code,
+                           "side": _("sending") if side == "send" else _("receiving")}, rule="handover")
+    typed = Identifier.normalise(wristband)
+    known = wristbands_of(item.person_id)
+    if not typed or (known and typed not in known):
+        raise RuleError(_("Rule 'wristband checked': the wristband %(typed)s does not belong to %(person)s.")
+                        % {"typed": wristband or "—", "person": item.person.ref}, rule="wristband")
+    now = timezone.now()
+    with transaction.atomic():
+        item = HandoverItem.objects.select_for_update().get(pk=item.pk)
+        if side == "send":
+            item.sender_confirmed_by, item.sender_confirmed_at, item.sender_wristband = user, now, typed
+        else:
+            if identity_check not in {"match", "no_match", "not_checked"}:
+                raise RuleError(_("The receiving side records the identity check result."), rule="identity")
+            item.receiver_confirmed_by, item.receiver_confirmed_at = user, now
+            item.receiver_wristband, item.identity_check = typed, identity_check
+        item.save()
+    if not (item.sender_confirmed_by_id and item.receiver_confirmed_by_id):
+        return None
+    spec = EventSpec("handed_over", item.person_id, now, facility=h.facility_id, custodian=h.to_custodian_id,
+                     sending_officer=item.sender_confirmed_by_id, receiving_officer=item.receiver_confirmed_by_id,
+                     identity_check=item.identity_check, wristband=item.receiver_wristband, manifest=h.manifest,
+                     reason=_("handover %(ref)s") % {"ref": h.reference},
+                     idempotency_id=f"handover-{h.pk}-{item.person_id}")
+    rec = record_event(spec, user=user)
+    with transaction.atomic():
+        HandoverItem.objects.filter(pk=item.pk).update(event=rec.event)
+        if not HandoverItem.objects.filter(handover=h, event__isnull=True).exists():
+            type(h).objects.filter(pk=h.pk).update(status=HandoverStatus.COMPLETED)
+    return rec
+
+
+def handover_bundle(reference: str) -> bytes:
+    from .models import Handover
+
+    h = Handover.objects.select_related("facility", "from_custodian", "to_custodian").get(reference=reference)
+    items = list(h.items.select_related("person", "event"))
+    seqs = [i.event.seq for i in items if i.event_id]
+    if not seqs:
+        raise RuleError(_("Handover %(ref)s has no completed confirmations yet.") % {"ref": reference}, rule="bundle")
+    subject = {"kind": "handover", "reference": h.reference, "facility": h.facility.code, "from": h.from_custodian.code,
+               "to": h.to_custodian.code, "manifest": h.manifest,
+               "people": sorted(i.person.ref for i in items if i.event_id)}
+    return export_bundle(seqs, subject)

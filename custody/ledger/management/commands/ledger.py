@@ -1,0 +1,193 @@
+"""`custody ledger <subcommand>`: verify, verify-bundle, rebuild, export-bundle, record, checkpoint,
+reconcile, roll-call, proof, public-key.
+
+`verify-bundle` is the partner's command: it reads one file and uses only the engine, so it works
+with no database at all (the module imports the services lazily for the other subcommands).
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+
+from custody.core.commands import CustodyCommand
+
+
+class Command(CustodyCommand):
+    help = "The custody ledger: verify the log, verify or export handover bundles, rebuild the projection, record events."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="sub", required=True)
+        v = sub.add_parser("verify", help="recompute every event, node and checkpoint; name the first event that does not fit")
+        v.add_argument("--workers", type=int, default=1, help="processes for hashing (large logs)")
+        vb = sub.add_parser("verify-bundle", help="verify a handover bundle offline (no database)")
+        vb.add_argument("file")
+        vb.add_argument("--key-id", action="append", help="the log key id you trust (from the operator, out of band)")
+        r = sub.add_parser("rebuild", help="rebuild the projection from the log")
+        r.add_argument("--check", action="store_true", help="only compare; exit 1 if the stored projection differs")
+        e = sub.add_parser("export-bundle", help="write a self-contained bundle of events with proofs")
+        g = e.add_mutually_exclusive_group(required=True)
+        g.add_argument("--handover", help="handover reference")
+        g.add_argument("--seq", type=int, action="append", help="event sequence number (repeatable)")
+        e.add_argument("--out", required=True)
+        rec = sub.add_parser("record", help="record one event")
+        rec.add_argument("kind")
+        rec.add_argument("person", help="person ref, e.g. P-000123")
+        rec.add_argument("--at", help="when it happened (ISO 8601, UTC if no zone); default now")
+        rec.add_argument("--facility")
+        rec.add_argument("--custodian")
+        rec.add_argument("--manifest", default="")
+        rec.add_argument("--to-facility")
+        rec.add_argument("--expected-arrival")
+        rec.add_argument("--country", default="")
+        rec.add_argument("--reason", default="")
+        rec.add_argument("--corrects", type=int)
+        rec.add_argument("--user", help="username recording the event")
+        rec.add_argument("--idempotency-id", default="")
+        sub.add_parser("checkpoint", help="sign a checkpoint at the current size")
+        sub.add_parser("reconcile", help="raise discrepancies for overdue manifests")
+        rc = sub.add_parser("roll-call", help="record a physical count")
+        rc.add_argument("facility")
+        rc.add_argument("counted", type=int)
+        rc.add_argument("--block", default="")
+        rc.add_argument("--user", required=True)
+        p = sub.add_parser("proof", help="print an event's inclusion proof against the latest checkpoint")
+        p.add_argument("seq", type=int)
+        sub.add_parser("public-key", help="print the log's public key and key id (give partners the key id)")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        sub = opts["sub"].replace("-", "_")
+        getattr(self, f"do_{sub}")(opts)
+
+    # -- offline
+
+    def do_verify_bundle(self, opts: dict[str, Any]) -> None:
+        from custody.engines.ledger import verify_bundle
+        from custody.engines.ledger.__main__ import format_report
+
+        try:
+            data = Path(opts["file"]).read_bytes()
+        except OSError as exc:
+            raise CommandError(f"cannot read {opts['file']}: {exc}") from exc
+        report = verify_bundle(data, trusted_key_ids=opts["key_id"])
+        self.stdout.write(format_report(report, opts["file"]))
+        if not report.ok:
+            sys.exit(1)
+
+    # -- database
+
+    def do_verify(self, opts: dict[str, Any]) -> None:
+        from rich.console import Console
+
+        from custody.ledger.services import verify_ledger
+
+        console = Console(file=self.stderr._out if hasattr(self.stderr, "_out") else sys.stderr)
+        with console.status("verifying") as status:
+            result = verify_ledger(progress=lambda m: status.update(m), workers=opts["workers"])
+        if result.ok:
+            self.stdout.write(f"OK: {result.size} events, every leaf, node and {result.checkpoints} signed checkpoints verified")
+            return
+        first = result.problems[0]
+        self.stdout.write(f"FAILED: first event that does not fit: #{first.seq}" if first.seq is not None else "FAILED")
+        for p in result.problems:
+            self.stdout.write(f"  [{p.kind}] {p.message}")
+        sys.exit(1)
+
+    def do_rebuild(self, opts: dict[str, Any]) -> None:
+        from custody.ledger.services import rebuild_projection
+
+        diffs = rebuild_projection(check_only=opts["check"])
+        if not diffs:
+            self.stdout.write("OK: the stored projection equals the one rebuilt from the log")
+            return
+        for d in diffs[:50]:
+            self.stdout.write(f"  {d}")
+        if opts["check"]:
+            self.stdout.write(f"DIFFERS: {len(diffs)} differences")
+            sys.exit(1)
+        self.stdout.write(f"REBUILT: {len(diffs)} differences put right from the log")
+
+    def do_export_bundle(self, opts: dict[str, Any]) -> None:
+        from custody.ledger.services import export_bundle, handover_bundle
+
+        if opts["handover"]:
+            data = handover_bundle(opts["handover"])
+        else:
+            data = export_bundle(opts["seq"], {"kind": "events", "seqs": sorted(set(opts["seq"]))})
+        Path(opts["out"]).write_bytes(data)
+        self.stdout.write(f"wrote {opts['out']} ({len(data)} bytes)")
+
+    def do_record(self, opts: dict[str, Any]) -> None:
+        from custody.accounts.models import Agency, User
+        from custody.core.errors import RuleError
+        from custody.ledger.services import record_event
+        from custody.ledger.specs import EventSpec
+        from custody.registry.models import Facility, Person
+
+        def when(text: str | None) -> datetime | None:
+            if not text:
+                return None
+            moment = datetime.fromisoformat(text)
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+        try:
+            person = Person.objects.get(ref=opts["person"])
+        except Person.DoesNotExist as exc:
+            raise CommandError(f"no person {opts['person']}") from exc
+        fac = Facility.objects.get(code=opts["facility"]) if opts["facility"] else None
+        to = Facility.objects.get(code=opts["to_facility"]) if opts["to_facility"] else None
+        cust = Agency.objects.get(code=opts["custodian"]) if opts["custodian"] else None
+        user = User.objects.get(username=opts["user"]) if opts["user"] else None
+        spec = EventSpec(opts["kind"], person, when(opts["at"]) or datetime.now(UTC), facility=fac, custodian=cust,
+                         manifest=opts["manifest"], to_facility=to, expected_arrival=when(opts["expected_arrival"]),
+                         country=opts["country"], reason=opts["reason"], corrects=opts["corrects"],
+                         idempotency_id=opts["idempotency_id"] or f"cli-{uuid.uuid4()}")
+        try:
+            rec = record_event(spec, user=user)
+        except RuleError as exc:
+            raise CommandError(exc.message) from exc
+        self.stdout.write(f"{'recorded' if rec.created else 'already recorded'}: event #{rec.event.seq} {rec.event.kind} {person.ref}")
+
+    def do_checkpoint(self, opts: dict[str, Any]) -> None:
+        from custody.ledger.services import sign_now
+
+        row = sign_now()
+        self.stdout.write("the ledger is empty" if row is None else f"checkpoint: {row.tree_size} events, signed {row.timestamp} by {row.key_id}")
+
+    def do_reconcile(self, opts: dict[str, Any]) -> None:
+        from custody.ledger.services import reconcile
+
+        self.stdout.write(f"{reconcile()} discrepancies raised")
+
+    def do_roll_call(self, opts: dict[str, Any]) -> None:
+        from custody.accounts.models import User
+        from custody.ledger.services import record_roll_call
+        from custody.registry.models import Facility
+
+        rc, disc = record_roll_call(facility=Facility.objects.get(code=opts["facility"]), counted=opts["counted"],
+                                    user=User.objects.get(username=opts["user"]), block=opts["block"])
+        self.stdout.write(f"counted {rc.counted}, ledger {rc.expected}" + (f": discrepancy #{disc.pk} raised" if disc else ": agrees"))
+
+    def do_proof(self, opts: dict[str, Any]) -> None:
+        from custody.ledger.services import inclusion_for, latest_checkpoint, sign_now
+
+        cp = latest_checkpoint()
+        if cp is None or cp.tree_size <= opts["seq"]:
+            cp = sign_now()
+        if cp is None:
+            raise CommandError("the ledger is empty")
+        for h in inclusion_for(opts["seq"], cp.tree_size):
+            self.stdout.write(h.hex())
+        self.stdout.write(f"# against checkpoint {cp.tree_size} root {bytes(cp.root_hash).hex()}")
+
+    def do_public_key(self, opts: dict[str, Any]) -> None:
+        from custody.engines.ledger import public_raw
+        from custody.engines.ledger.checkpoint import b64
+        from custody.ledger.services import public_key_id, signing_key
+
+        self.stdout.write(f"key id {public_key_id()}\npublic key (base64, raw Ed25519) {b64(public_raw(signing_key().public_key()))}")
