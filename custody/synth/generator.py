@@ -682,14 +682,14 @@ class _Builder:
             if d.id in sortie:
                 day, manifest = sortie[d.id]
                 add("handed_over", _at(day, 6), current, "MIL", note="identity verified at handover",
-                    identity_check="match")
+                    identity_check="match", from_custodian="SDF")
                 add("manifested", _at(day, 6, 30), current, "MIL", manifest=manifest, to_facility=receiving.code,
                     expected_arrival=_at(day, 10))
                 add("departed", _at(day, 7), current, "MIL", manifest=manifest, to_facility=receiving.code,
                     note="helicopter sortie")
                 add("arrived", _at(day, 9, 40), receiving.code, "MIL", manifest=manifest)
                 add("handed_over", _at(day, 10, 30), receiving.code, "IRQ", note="identity verified at handover",
-                    identity_check="match")
+                    identity_check="match", from_custodian="MIL")
                 d.facility, d.custodian = receiving.code, "IRQ"
                 d.identifiers.append(("prisoner", "IRQ", f"BRF-{next(brf_no):06d}"))
             else:

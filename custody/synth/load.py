@@ -139,6 +139,7 @@ def load_population(pop: Population, *, record_history: bool = True, progress: A
                 for u in pop.users if u.username not in taken
             ]
             User.objects.bulk_create(new_users)
+            users = {u.username: u.pk for u in User.objects.filter(username__in=[u.username for u in pop.users])}
             bar.advance(task, len(pop.users))
 
         with stage("facilities", len(pop.facilities)) as task:
@@ -198,7 +199,7 @@ def load_population(pop: Population, *, record_history: bool = True, progress: A
                 bar.advance(task, len(ids[i:i + BATCH * 5]))
 
         if bulk_history is not None:
-            specs = ledger_specs(pop, pk, facilities, agencies)
+            specs = ledger_specs(pop, pk, facilities, agencies, users)
             with stage("custody history", len(specs)) as task:
                 def advance(done: int, total: int | None = None) -> None:
                     bar.update(task, completed=done)
@@ -255,8 +256,10 @@ def _name_rows(model: Any, p: Person, person_pk: int) -> list[Any]:
     return rows
 
 
-def ledger_specs(pop: Population, pk: dict[str, int], facilities: dict[str, Any], agencies: dict[str, Any]) -> list[Any]:
-    """The generator's event specs as the ledger's EventSpec, with primary keys (no object loading)."""
+def ledger_specs(pop: Population, pk: dict[str, int], facilities: dict[str, Any], agencies: dict[str, Any],
+                 users: dict[str, int]) -> list[Any]:
+    """The generator's event specs as the ledger's EventSpec, with primary keys (no object loading).
+    Handovers are confirmed by each side's demo clerk (x.clerk), as the ledger's two-sided rule requires."""
     from custody.ledger.specs import EventSpec
 
     def fac(code: str) -> int | None:
@@ -271,6 +274,8 @@ def ledger_specs(pop: Population, pk: dict[str, int], facilities: dict[str, Any]
             kind=e.kind, person=pk[e.person], occurred_at=e.at, facility=fac(e.facility), custodian=agency(e.custodian),
             reason=e.note, manifest=e.manifest, to_facility=fac(e.to_facility), expected_arrival=e.expected_arrival,
             identity_check=e.identity_check,
+            sending_officer=users.get(f"{e.from_custodian.lower()}.clerk") if e.kind == "handed_over" else None,
+            receiving_officer=users.get(f"{e.custodian.lower()}.clerk") if e.kind == "handed_over" else None,
             # Deterministic idempotency ids: loading the same seed twice names the same events.
             idempotency_id=f"synth-{pop.seed}-{e.person}-{e.seq}",
         ))

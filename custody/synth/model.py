@@ -176,6 +176,7 @@ class EventSpec:
     manifest: str = ""
     expected_arrival: dt.datetime | None = None
     identity_check: str = ""
+    from_custodian: str = ""  # handovers: the authority handing over (its officer confirms the sending side)
     note: str = ""
 
 

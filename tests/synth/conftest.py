@@ -1,0 +1,13 @@
+"""The plain-Python generator tests run with `-p no:django`; the loader's tests need pytest-django."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if collection_path.name == "test_load.py" and not config.pluginmanager.hasplugin("django"):
+        return True
+    return None
