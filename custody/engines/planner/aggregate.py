@@ -124,6 +124,8 @@ def solve(
     log: bool = False,
     prev: Aggregate | None = None,
     free_sites: set[str] | None = None,
+    heuristic_effort: float = 0.05,
+    integer_people: bool = False,
 ) -> Aggregate:
     """Solve the programme from `state`. With `prev` and `free_sites`, a local repair: every other
     site keeps the moves, sorties and convoys `prev` gave it, and only the free sites (those whose
@@ -197,7 +199,10 @@ def solve(
                 for mode, ok in ((HEAVY, heli_ok), (ROAD, road_ok)):
                     if ok:
                         keep = held(s.id, prev.moves if prev else {}, (s.id, t, d, mode))
-                        v = ivar(pop[t], f"x_{s.id}_{t}_{d}_{mode}", keep)
+                        # People counts are large: their integrality is left to rounding and the
+                        # fill-up below, which leaves HiGHS only the vehicles to branch on.
+                        v = m.add_variable(lb=0 if keep is None else keep, ub=pop[t] if keep is None else keep,
+                                           is_integer=integer and integer_people, name=f"x_{s.id}_{t}_{d}_{mode}")
                         x[(s.id, t, d, mode)] = v
                         arrivals[sc.arrival_day(s, d, mode)].append(v)
             out_today = [x[k] for k in ((s.id, t, d, md) for t in TIERS for md in (HEAVY, ROAD)) if k in x]
@@ -253,6 +258,7 @@ def solve(
     # Two cores are shared by the whole team; HiGHS takes its thread count from its own options.
     highs.int_options["threads"] = 1
     highs.string_options["parallel"] = "off"
+    highs.double_options["mip_heuristic_effort"] = heuristic_effort
     params = mathopt.SolveParameters(
         time_limit=datetime.timedelta(seconds=max(time_limit, 0.5)),
         relative_gap_tolerance=rel_gap,
@@ -266,7 +272,7 @@ def solve(
     if not result.has_primal_feasible_solution():
         raise AggregateInfeasible(f"no feasible plan found within the time limit ({result.termination.detail})")
     xv = result.variable_values(list(x.values())) if x else []
-    moves = {k: int(round(v)) if integer else v for k, v in zip(x.keys(), xv, strict=True)}
+    moves = {k: int(math.floor(v + 1e-6)) if integer else v for k, v in zip(x.keys(), xv, strict=True)}
     moves = {k: v for k, v in moves.items() if v > 1e-9}
     fv = dict(zip(f.keys(), result.variable_values(list(f.values())), strict=True)) if f else {}
     cv = dict(zip(c.keys(), result.variable_values(list(c.values())), strict=True)) if c else {}
@@ -277,6 +283,10 @@ def solve(
             cnt = int(round(v))
             if cnt:
                 pat_out[(k, d)].append((tuple(sites[i].id for i in pats[k][p_i]), cnt))
+    sorties_out = {k: int(round(v)) for k, v in fv.items() if v > 0.5} if integer else fv
+    convoys_out = {k: int(round(v)) for k, v in cv.items() if v > 0.5} if integer else cv
+    if integer:
+        fill_up(sc, state, moves, sorties_out, convoys_out)
     cost = result.objective_value()
     bound = result.termination.objective_bounds.dual_bound
     if relax or not math.isfinite(bound):
@@ -284,8 +294,8 @@ def solve(
     return Aggregate(
         first_day=state.first_day,
         moves=moves,
-        sorties={k: int(round(v)) for k, v in fv.items() if v > 0.5} if integer else fv,
-        convoys={k: int(round(v)) for k, v in cv.items() if v > 0.5} if integer else cv,
+        sorties=sorties_out,
+        convoys=convoys_out,
         patterns=dict(pat_out),
         cost=cost,
         bound=bound,
@@ -295,3 +305,51 @@ def solve(
         variables=m.get_num_variables(),
         constraints=m.get_num_linear_constraints(),
     )
+
+
+def fill_up(
+    sc: Scenario,
+    state: State,
+    moves: dict[tuple[str, int, int, str], int],
+    sorties: dict[tuple[str, int], int],
+    convoys: dict[tuple[str, int], int],
+) -> None:
+    """Round-down repair: fill seats the rounded-down counts left empty, day by day, with whoever
+    is worth most (weight x danger still to come), within every limit of the programme."""
+    D = sc.horizon_days
+    left = dict(state.remaining)
+    for (s_id, t, _d, _m), k in moves.items():
+        left[(s_id, t)] = left.get((s_id, t), 0) - k
+    arrivals: dict[int, int] = defaultdict(int)
+    for d, k in state.intake_reserved.items():
+        arrivals[d] += k
+    for (s_id, _t, d, mode), k in moves.items():
+        arrivals[sc.arrival_day(sc.site_index[s_id], d, mode)] += k
+    future = {s.id: [sum(s.danger[d:]) + sc.rules.terminal_weight * s.danger[-1] for d in range(D)] for s in sc.sites}
+    for d in range(state.first_day, D):
+        for s in sc.sites:
+            out_today = sum(moves.get((s.id, t, d, md), 0) for t in TIERS for md in (HEAVY, ROAD))
+            for mode, vehicles, cap, t1cap in (
+                (HEAVY, sorties.get((s.id, d), 0), sc.rules.seats_per_sortie, sc.rules.max_tier1_per_sortie),
+                (ROAD, convoys.get((s.id, d), 0), sc.convoys.buses * sc.convoys.bus_seats,
+                 sc.rules.max_tier1_per_bus * sc.convoys.buses),
+            ):
+                if not vehicles:
+                    continue
+                arr = sc.arrival_day(s, d, mode)
+                seats = vehicles * cap - sum(sc.seat_cost(t) * moves.get((s.id, t, d, mode), 0) for t in TIERS)
+                t1room = vehicles * t1cap - moves.get((s.id, 1, d, mode), 0)
+                for t in sorted(TIERS, key=lambda t: -sc.weights[t] * future[s.id][d]):
+                    room = min(left.get((s.id, t), 0), seats // sc.seat_cost(t), s.handling - out_today,
+                               sc.receiving.intake[arr] - arrivals[arr])
+                    if t == 1:
+                        room = min(room, t1room)
+                    if room <= 0:
+                        continue
+                    moves[(s.id, t, d, mode)] = moves.get((s.id, t, d, mode), 0) + room
+                    left[(s.id, t)] -= room
+                    seats -= room * sc.seat_cost(t)
+                    out_today += room
+                    arrivals[arr] += room
+                    if t == 1:
+                        t1room -= room

@@ -105,7 +105,7 @@ def execute(
     for p in sc.movable:
         if p.id not in gone:
             present[p.site].append(p)
-    log: dict = {"replans": 0, "shortfalls": [], "days": [], "pack_seconds": 0.0, "replan_seconds": 0.0, "site_days": 0,
+    log: dict = {"replans": 0, "shortfalls": [], "repair_failures": [], "days": [], "pack_seconds": 0.0, "replan_seconds": 0.0, "site_days": 0,
                  "pack_status": defaultdict(int)}
     D = sc.horizon_days
     for d in range(agg.first_day, D):
@@ -143,8 +143,9 @@ def execute(
                 log["replan_seconds"] += time.monotonic() - t1
                 log["replans"] += 1
                 log["days"][-1]["replanned"] = True
-            except ag.AggregateInfeasible:
-                pass  # keep the previous programme; packing caps it at what is still possible
+            except ag.AggregateInfeasible as e:
+                # Keep the previous programme; packing caps it at what is still possible.
+                log["repair_failures"].append(f"day {d}: {e}")
     progress("pack", D - agg.first_day, D - agg.first_day, "packed")
     log["pack_status"] = dict(log["pack_status"])
     return vehicles, log
@@ -233,6 +234,7 @@ def make_plan(
         },
         "first_day": first_day,
         "shortfalls": log["shortfalls"],
+        "repair_failures": log["repair_failures"],
     }
     return Plan(sc.name, sc.digest(), vehicles, summary, _unmoved(sc, vehicles), log["days"])
 
