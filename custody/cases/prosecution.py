@@ -77,16 +77,30 @@ def _photo(person: Person, user: Any) -> dict[str, Any] | None:
 
 
 def custody_history(person: Person) -> dict[str, Any]:
-    """The person's custody events from the ledger with the proof that each is in the signed log.
+    """The person's custody events from the ledger, with their proof: the ledger's signed bundle (each
+    event's inclusion proof against a signed checkpoint), verified here before it is shipped. The
+    recipient can check it offline with `python -m custody.engines.ledger BUNDLE`."""
+    from custody.engines.ledger import verify_bundle
+    from custody.ledger.models import LedgerEvent
+    from custody.ledger.services import export_bundle, public_key_id
 
-    The ledger app provides it (custody.ledger.services.person_history_with_proof); without the ledger
-    there is no custody history to give, and a prosecution file is not generated rather than shipped
-    without one."""
-    try:
-        from custody.ledger.services import person_history_with_proof  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise RuleError(_("The custody ledger is not available: a prosecution file needs the custody history with its proof.")) from exc
-    return person_history_with_proof(person)
+    seqs = list(LedgerEvent.objects.filter(person=person).order_by("seq").values_list("seq", flat=True))
+    if not seqs:
+        return {"events": [], "verified": False, "ledger_bundle": None}
+    raw = export_bundle(seqs, {"person": person.ref, "purpose": "prosecution file"})
+    report = verify_bundle(raw, trusted_key_ids=[public_key_id()])
+    if not report.ok:
+        # Never ship a history that does not verify: the file would carry a broken proof.
+        raise RuleError(_("The custody history of %(ref)s does not verify against the ledger: %(errors)s")
+                        % {"ref": person.ref, "errors": "; ".join(report.errors)}, rule="ledger_proof")
+    bundle = json.loads(raw)
+    return {
+        "events": [e["event"] for e in bundle["entries"]],
+        "verified": True,
+        "checkpoint": bundle["checkpoint"],
+        "key_id": bundle["key_id"],
+        "ledger_bundle": bundle,
+    }
 
 
 def _item_entry(req: DisclosureRequest) -> dict[str, Any]:
