@@ -32,6 +32,18 @@ from .templates import FACE, FINGER, Template
 EXACT_LIMIT = 1_000_000
 
 
+class _single_thread:
+    """FAISS parallelises one query over OpenMP threads; for a single query the thread start-up and
+    barrier spinning cost more than the scan (and much more on a busy machine), so use one thread."""
+
+    def __enter__(self) -> None:
+        self.before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+
+    def __exit__(self, *exc: object) -> None:
+        faiss.omp_set_num_threads(self.before)
+
+
 class FaceGallery:
     """Face embeddings keyed by an integer subject id (several templates per subject allowed)."""
 
@@ -128,7 +140,11 @@ class FaceGallery:
             return [[] for _ in range(len(q))]
         # Ask for more rows than subjects wanted: one subject may hold several templates.
         rows_wanted = min(n, k * 4 if not self.approximate else max(k * 8, 64))
-        _scores, rows = self._index.search(q, rows_wanted)
+        if len(q) == 1:
+            with _single_thread():
+                _scores, rows = self._index.search(q, rows_wanted)
+        else:
+            _scores, rows = self._index.search(q, rows_wanted)
         out = []
         for qi in range(len(q)):
             r = rows[qi][rows[qi] >= 0]
@@ -220,21 +236,24 @@ class FingerGallery:
 
     def add_templates(self, subject_id: int, templates: Iterable[Template]) -> None:
         for t in templates:
-            if t.modality != FINGER:
-                raise BiometricInputError("only fingerprint templates go into the finger gallery", "bad_template")
-            if self.kind is None:
-                self.kind = t.kind
-            elif t.kind != self.kind:
-                raise TemplateMismatchError(
-                    f"gallery holds {self.kind[1]} {self.kind[2]} templates; refusing {t.extractor} {t.version}"
-                )
-            _w, _h, _pos, minutiae = parse_iso_19794_2(t.data)
-            self._templates[(subject_id, t.position)] = t
-            self._loaded.pop((subject_id, t.position), None)
-            self._hist_rows[t.position].append(pair_histogram(minutiae))
-            self._hist_ids[t.position].append(subject_id)
-            self._dirty.add(t.position)
-            self._subjects.add(subject_id)
+            self.add_with_histogram(subject_id, t, pair_histogram(parse_iso_19794_2(t.data)[3]))
+
+    def add_with_histogram(self, subject_id: int, t: Template, histogram: np.ndarray) -> None:
+        """Add one template whose pair histogram is already known (bulk loading skips recomputing it)."""
+        if t.modality != FINGER:
+            raise BiometricInputError("only fingerprint templates go into the finger gallery", "bad_template")
+        if self.kind is None:
+            self.kind = t.kind
+        elif t.kind != self.kind:
+            raise TemplateMismatchError(
+                f"gallery holds {self.kind[1]} {self.kind[2]} templates; refusing {t.extractor} {t.version}"
+            )
+        self._templates[(subject_id, t.position)] = t
+        self._loaded.pop((subject_id, t.position), None)
+        self._hist_rows[t.position].append(histogram)
+        self._hist_ids[t.position].append(subject_id)
+        self._dirty.add(t.position)
+        self._subjects.add(subject_id)
 
     def _ensure(self) -> None:
         for pos in self._dirty:
@@ -256,7 +275,8 @@ class FingerGallery:
             for pos in positions:
                 index = self._index[pos]
                 k = min(per_finger, index.ntotal)
-                scores, rows = index.search(q, k)
+                with _single_thread():
+                    scores, rows = index.search(q, k)
                 best: dict[int, float] = {}
                 for r, s in zip(rows[0], scores[0], strict=True):
                     if r >= 0:
