@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 __all__ = [
     "normalise_arabic",
@@ -92,6 +93,9 @@ def is_arabic(ch: str) -> bool:
     return 0x0600 <= o <= 0x06FF or 0x0750 <= o <= 0x077F or 0x08A0 <= o <= 0x08FF or 0xFB50 <= o <= 0xFEFF
 
 
+# Name words repeat across a population (Muhammad, Abd al-Rahman...): caching these pure functions
+# makes indexing and linkage cost grow with the distinct words, not the records.
+@lru_cache(maxsize=262144)
 def normalise_arabic(text: str) -> str:
     """Arabic-script text with one letter form per letter clerks confuse; other characters kept."""
     if not text:
@@ -141,6 +145,7 @@ _CYRILLIC = {
 }  # fmt: skip
 
 
+@lru_cache(maxsize=262144)
 def fold_latin(text: str) -> str:
     """Lower-case ASCII-ish form: accents dropped, punctuation to single spaces."""
     if not text:
@@ -272,6 +277,7 @@ def _collapse(s: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=262144)
 def skeleton(token: str) -> str:
     """Consonant-class key of one name token, equal across scripts for common transliterations.
 
