@@ -19,7 +19,7 @@ def bar_chart(rows: Sequence[tuple[str, float]], *, width: int = 520, bar_height
     height = top + len(rows) * (bar_height + gap) + 4
     vmax = max((v for _, v in rows), default=0) or 1
     plot_w = width - label_w - 70
-    parts = [f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg">']
+    parts = [f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg" direction="ltr" style="direction:ltr">']
     if title:
         x = width - 4 if rtl else 4
         anchor = "end" if rtl else "start"
@@ -60,7 +60,7 @@ def line_chart(series: dict[str, Sequence[float]], *, x_labels: Sequence[str] = 
     def py(v: float) -> float:
         return top + ph * (1 - v / vmax)
 
-    parts = [f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg">']
+    parts = [f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg" direction="ltr" style="direction:ltr">']
     if title:
         parts.append(f'<text x="{left}" y="14" font-weight="700">{escape(title)}</text>')
     parts.append(f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#999"/>')
