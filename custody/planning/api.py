@@ -1,0 +1,159 @@
+"""Planning API under /api/planning/: scenarios (create from the registry, a file body or a seed),
+runs (start one, read its figures), a run's days and vehicles with manifests, outcomes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from custody.core import audit
+from custody.core.access import get_restricted
+from custody.core.api import RestrictedReadOnlyViewSet
+from custody.core.errors import RuleError
+from custody.planning import services
+from custody.planning.models import PlanDay, PlannedVehicle, PlanningScenario, PlanRun
+
+
+class ScenarioSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PlanningScenario
+        fields = ["id", "name", "source", "digest", "people", "sites", "days", "created_at"]
+
+
+class ScenarioDetailSerializer(ScenarioSerializer):
+    class Meta(ScenarioSerializer.Meta):
+        fields = [*ScenarioSerializer.Meta.fields, "data"]
+
+
+class RunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PlanRun
+        fields = ["id", "scenario", "parent", "first_day", "time_limit", "status", "stage", "note", "summary", "findings",
+                  "violations", "unmoved", "created_at", "started_at", "finished_at"]
+
+
+class DaySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PlanDay
+        fields = ["day", "departures", "arrivals", "intake", "sorties", "convoys", "binding", "remaining", "exposure",
+                  "greedy_exposure", "replanned"]
+
+
+class VehicleSerializer(serializers.ModelSerializer):
+    outcome = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PlannedVehicle
+        fields = ["id", "vehicle_id", "day", "site", "mode", "airframe", "convoy", "people", "manifest", "outcome"]
+
+    def get_outcome(self, obj: PlannedVehicle) -> dict[str, Any] | None:
+        o = getattr(obj, "outcome", None)
+        return {"status": o.status, "moved": o.moved, "note": o.note} if o else None
+
+
+def _rule(e: RuleError) -> Response:
+    return Response({"detail": e.message, "rule": e.rule, "field": e.field}, status=status.HTTP_400_BAD_REQUEST)
+
+
+class ScenarioViewSet(RestrictedReadOnlyViewSet):
+    queryset = PlanningScenario.objects.all()
+    required_action = None
+
+    def get_serializer_class(self) -> Any:
+        return ScenarioDetailSerializer if self.action == "retrieve" else ScenarioSerializer
+
+    def get_queryset(self) -> Any:
+        qs = super().get_queryset()
+        return qs.defer("data") if self.action == "list" else qs
+
+    @extend_schema(request=None, parameters=[OpenApiParameter("source", str, enum=["registry", "file", "synthetic"])],
+                   responses=ScenarioSerializer)
+    def create(self, request: Request) -> Response:
+        """`{"source": "registry", "days": 30}`, `{"source": "synthetic", "scale": "small", "seed": 1}`, or
+        `{"source": "file", "scenario": {...the documented format...}}`."""
+        src = request.data.get("source")
+        try:
+            if src == "registry":
+                sc = services.scenario_from_registry(request.user, days=int(request.data.get("days", 30)))
+            elif src == "synthetic":
+                sc = services.synthetic_scenario(request.user, str(request.data.get("scale", "small")), int(request.data.get("seed", 1)))
+            elif src == "file":
+                sc = services.scenario_from_file(request.user, json.dumps(request.data.get("scenario")))
+            else:
+                raise RuleError("source must be registry, synthetic or file", field="source")
+        except RuleError as e:
+            return _rule(e)
+        audit.record(request, "planning_scenario_create", obj=sc, via="api")
+        return Response(ScenarioSerializer(sc).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=RunSerializer)
+    @action(detail=True, methods=["post"])
+    def plan(self, request: Request, pk: str | None = None) -> Response:
+        """Start a background solve; poll the run for its status."""
+        sc = get_restricted(PlanningScenario.objects.all(), request.user, "change", request=request, pk=pk)
+        try:
+            run = services.start_run(request.user, sc, time_limit=float(request.data.get("time_limit", 60)))
+        except RuleError as e:
+            return _rule(e)
+        audit.record(request, "planning_run_start", obj=run, via="api")
+        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RunViewSet(RestrictedReadOnlyViewSet):
+    queryset = PlanRun.objects.select_related("scenario")
+    serializer_class = RunSerializer
+
+    @action(detail=True, methods=["get"])
+    def days(self, request: Request, pk: str | None = None) -> Response:
+        run = self.get_object()
+        return Response(DaySerializer(run.plan_days.all(), many=True).data)
+
+    @extend_schema(parameters=[OpenApiParameter("day", int, description="day of the horizon, counted from 1")])
+    @action(detail=True, methods=["get"])
+    def vehicles(self, request: Request, pk: str | None = None) -> Response:
+        run = self.get_object()
+        qs = run.vehicles.select_related("outcome")
+        if request.query_params.get("day"):
+            qs = qs.filter(day=int(request.query_params["day"]) - 1)
+        audit.record(request, "planning_manifest_view", obj=run, via="api", day=request.query_params.get("day", "all"))
+        return Response(VehicleSerializer(qs, many=True).data)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def outcome(self, request: Request, pk: str | None = None) -> Response:
+        """`{"vehicle_id": "...", "status": "flown|partial|cancelled", "moved": [...]}`"""
+        run = self.get_object()
+        vehicle = run.vehicles.filter(vehicle_id=request.data.get("vehicle_id", "")).first()
+        if vehicle is None:
+            return Response({"detail": "no such vehicle in this run", "field": "vehicle_id"}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            o = services.record_outcome(request.user, vehicle, str(request.data.get("status", "")),
+                                        moved=list(request.data.get("moved", [])), note=str(request.data.get("note", "")))
+        except RuleError as e:
+            return _rule(e)
+        audit.record(request, "planning_outcome", obj=vehicle, status=o.status, via="api")
+        return Response({"vehicle_id": vehicle.vehicle_id, "status": o.status, "moved": o.moved})
+
+    @extend_schema(request=None, responses=RunSerializer)
+    @action(detail=True, methods=["post"])
+    def replan(self, request: Request, pk: str | None = None) -> Response:
+        """`{"from_day": 4}` (counted from 1): keep what left before, plan the rest."""
+        run = self.get_object()
+        try:
+            new = services.replan(request.user, run, int(request.data.get("from_day", 2)) - 1,
+                                  time_limit=float(request.data.get("time_limit", 60)))
+        except RuleError as e:
+            return _rule(e)
+        audit.record(request, "planning_replan", obj=new, parent=run.pk, via="api")
+        return Response(RunSerializer(new).data, status=status.HTTP_202_ACCEPTED)
+
+
+def register(router: Any) -> None:
+    router.register("planning/scenarios", ScenarioViewSet, basename="planning-scenario")
+    router.register("planning/runs", RunViewSet, basename="planning-run")

@@ -1,0 +1,310 @@
+"""Every change to planning records goes through here: views, API, commands and the task call these."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from custody.core.access import can, restrict
+from custody.core.errors import RuleError
+from custody.engines import planner
+from custody.engines.planner.plan import series
+from custody.planning.models import (
+    OutcomeStatus,
+    PlanDay,
+    PlannedVehicle,
+    PlanningScenario,
+    PlanRun,
+    RunStatus,
+    ScenarioSource,
+    VehicleOutcome,
+)
+
+# Assumptions the registry does not hold; shown on the scenario page and editable there.
+DEFAULTS = {
+    "horizon_days": 30,
+    "danger_first": 0.01,
+    "danger_growth": 0.05,
+    "handling_share": 0.12,
+    "lz_sorties": 6,
+    "round_trip_minutes": 180,
+    "helicopters": 10,
+    "max_sorties": 3,
+    "max_hours": 8.0,
+    "convoys_per_day": 2,
+    "buses": 4,
+    "bus_seats": 40,
+    "intake": 330,
+}
+
+
+def _require(user: Any, action: str) -> None:
+    if not can(user, action) or not (user.agency and user.agency.sees_intelligence):
+        raise RuleError(_("Your role or agency may not %(action)s transfer plans.") % {"action": action}, rule="access")
+
+
+def _store(user: Any, sc: planner.Scenario, source: str) -> PlanningScenario:
+    data = planner.to_dict(sc)
+    return PlanningScenario.objects.create(
+        name=sc.name, source=source, data=data, digest=sc.digest(), people=len(sc.people), sites=len(sc.sites),
+        days=sc.horizon_days, created_by=user,
+    )
+
+
+def scenario_from_registry(user: Any, *, days: int = DEFAULTS["horizon_days"], name: str = "") -> PlanningScenario:
+    """Sites are the prisons and camps holding people the user may see; the receiving facility is the
+    first facility of kind `receiving`. Tiers, factions, minors, households and keep-apart pairs come
+    from the registry; danger, capacities and the fleet start at DEFAULTS and are edited afterwards."""
+    from custody.registry.models import Facility, KeepApart, Person
+
+    _require(user, "add")
+    receiving = restrict(Facility.objects.filter(kind="receiving"), user).order_by("code").first()
+    if receiving is None:
+        raise RuleError(_("The registry has no receiving facility; add one (kind: receiving) first."), rule="receiving")
+    people = list(
+        restrict(Person.objects.filter(current_facility__kind__in=["prison", "camp"], legal_status="held"), user)
+        .select_related("current_facility", "household")
+    )
+    if not people:
+        raise RuleError(_("No person you may see is held at a prison or camp: nothing to plan."), rule="people")
+    facilities = sorted({p.current_facility for p in people}, key=lambda f: f.code)
+    refs = {p.ref for p in people}
+    by_pk = {p.pk: p.ref for p in people}
+    pairs = [
+        (by_pk[a], by_pk[b])
+        for a, b in KeepApart.objects.filter(person_id__in=by_pk.keys(), other_id__in=by_pk.keys()).values_list("person_id", "other_id")
+    ]
+    counts: dict[str, int] = {}
+    for p in people:
+        counts[p.current_facility.code] = counts.get(p.current_facility.code, 0) + 1
+    d = DEFAULTS
+    data = {
+        "format": planner.scenario.FORMAT,
+        "name": name or _("Registry %(date)s") % {"date": timezone.now().strftime("%Y-%m-%d %H:%M")},
+        "start_date": (timezone.localdate() + timezone.timedelta(days=1)).isoformat(),
+        "horizon_days": days,
+        "weights": {"1": 10, "2": 3, "3": 1},
+        "rules": {"families_whole": any(p.household_id for p in people)},
+        "receiving": {"name": receiving.name, "intake": [int(d["intake"] * min(1.0, 0.35 + 0.65 * k / 7)) for k in range(days)]},
+        "sites": [
+            {
+                "id": f.code, "name": f.name,
+                "danger": [round(min(0.35, d["danger_first"] * math.exp(d["danger_growth"] * k)), 5) for k in range(days)],
+                "handling": max(40, int(counts[f.code] * d["handling_share"])),
+                "lz_sorties": d["lz_sorties"], "road_open": [True] * days,
+                "round_trip_minutes": d["round_trip_minutes"], "road_overnight": False,
+            }
+            for f in facilities
+        ],
+        "helicopters": [
+            {"id": f"H{i + 1:02d}", "available": [True] * days, "max_sorties": d["max_sorties"], "max_hours": d["max_hours"]}
+            for i in range(d["helicopters"])
+        ],
+        "convoys": {"per_day": [d["convoys_per_day"]] * days, "buses": d["buses"], "bus_seats": d["bus_seats"]},
+        "people": [
+            {"id": p.ref, "site": p.current_facility.code, "tier": p.risk_tier or 3, "faction": p.faction or "unknown",
+             "minor": p.is_minor, "family": p.household.ref if p.household_id else None}
+            for p in sorted(people, key=lambda p: p.ref)
+        ],
+        "keep_apart": [[a, b] for a, b in pairs if a in refs and b in refs],
+    }
+    return _store(user, planner.from_dict(data), ScenarioSource.REGISTRY)
+
+
+def scenario_from_file(user: Any, raw: bytes | str) -> PlanningScenario:
+    _require(user, "add")
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RuleError(_("The file is not JSON: %(error)s") % {"error": e}, rule="schema") from e
+    try:
+        sc = planner.from_dict(data)
+    except planner.ScenarioError as e:
+        raise RuleError(_("The scenario is invalid at %(path)s: %(detail)s") % {"path": e.path or "(root)", "detail": e.detail},
+                        rule="schema", field=e.path) from e
+    return _store(user, sc, ScenarioSource.FILE)
+
+
+def synthetic_scenario(user: Any, scale: str, seed: int) -> PlanningScenario:
+    _require(user, "add")
+    if scale not in planner.SCALES:
+        raise RuleError(_("Unknown scale %(scale)s.") % {"scale": scale}, rule="scale")
+    return _store(user, planner.generate(scale, seed), ScenarioSource.SYNTHETIC)
+
+
+def edit_scenario(user: Any, scenario: PlanningScenario, changes: dict[str, Any]) -> PlanningScenario:
+    """Edit the assumptions: tier weights, and per site the danger curve, handling, landing zone,
+    round trip and road closures. Every edit is validated by the schema before it is saved."""
+    _require(user, "change")
+    data = json.loads(json.dumps(scenario.data))
+    days = data["horizon_days"]
+    for t in ("1", "2", "3"):
+        if f"weight_{t}" in changes and changes[f"weight_{t}"] not in (None, ""):
+            data["weights"][t] = float(changes[f"weight_{t}"])
+    if changes.get("intake") not in (None, ""):
+        data["receiving"]["intake"] = [int(changes["intake"])] * days
+    for site in data["sites"]:
+        sid = site["id"]
+        for key in ("handling", "lz_sorties", "round_trip_minutes"):
+            val = changes.get(f"{sid}:{key}")
+            if val not in (None, ""):
+                site[key] = int(val)
+        first, last = changes.get(f"{sid}:danger_first"), changes.get(f"{sid}:danger_last")
+        if first not in (None, "") and last not in (None, ""):
+            a, b = float(first), float(last)
+            site["danger"] = [round(a + (b - a) * k / max(1, days - 1), 5) for k in range(days)]
+        closed = changes.get(f"{sid}:road_closed")
+        if closed is not None:
+            shut = _day_list(closed, days, sid)
+            site["road_open"] = [k not in shut for k in range(days)]
+    try:
+        sc = planner.from_dict(data)
+    except planner.ScenarioError as e:
+        raise RuleError(_("The change makes the scenario invalid at %(path)s: %(detail)s") % {"path": e.path, "detail": e.detail},
+                        rule="schema", field=e.path) from e
+    scenario.data = planner.to_dict(sc)
+    scenario.digest = sc.digest()
+    scenario.save(update_fields=["data", "digest"])
+    return scenario
+
+
+def _day_list(text: str, days: int, sid: str) -> set[int]:
+    """'3, 5-7' -> {2, 4, 5, 6}: days are shown to people counting from 1."""
+    out: set[int] = set()
+    for part in str(text).replace(" ", "").split(","):
+        if not part:
+            continue
+        try:
+            lo, _sep, hi = part.partition("-")
+            a, b = int(lo), int(hi or lo)
+        except ValueError as e:
+            raise RuleError(_("Road closures at %(site)s: %(part)s is not a day or range of days.") % {"site": sid, "part": part},
+                            rule="road", field=f"{sid}:road_closed") from e
+        if not (1 <= a <= b <= days):
+            raise RuleError(_("Road closures at %(site)s: days run from 1 to %(days)d.") % {"site": sid, "days": days},
+                            rule="road", field=f"{sid}:road_closed")
+        out |= set(range(a - 1, b))
+    return out
+
+
+def start_run(user: Any, scenario: PlanningScenario, *, time_limit: float = 60.0, parent: PlanRun | None = None,
+              first_day: int = 0) -> PlanRun:
+    _require(user, "change")
+    if not 5 <= time_limit <= 900:
+        raise RuleError(_("The time limit must be between 5 and 900 seconds."), rule="time_limit", field="time_limit")
+    from custody.planning.tasks import solve_plan_run
+
+    run = PlanRun.objects.create(scenario=scenario, time_limit=time_limit, created_by=user, parent=parent, first_day=first_day)
+    result = solve_plan_run.enqueue(run.pk)
+    PlanRun.objects.filter(pk=run.pk, task_id="").update(task_id=str(result.id)[:64])
+    run.refresh_from_db()
+    return run
+
+
+def _kept_vehicles(run: PlanRun, first_day: int) -> list[planner.Vehicle]:
+    """What actually left before `first_day`: the recorded outcome where there is one, the plan
+    where nothing was recorded (only exceptions are entered), nothing for a cancelled vehicle."""
+    out = []
+    for v in run.vehicles.filter(day__lt=first_day).select_related("outcome"):
+        outcome = getattr(v, "outcome", None)
+        manifest = list(v.manifest)
+        if outcome is not None:
+            if outcome.status == OutcomeStatus.CANCELLED:
+                continue
+            if outcome.status == OutcomeStatus.PARTIAL:
+                manifest = [p for p in outcome.moved if p in set(v.manifest)]
+        if manifest:
+            out.append(planner.Vehicle(id=v.vehicle_id, day=v.day, site=v.site, mode=v.mode, manifest=manifest,
+                                       airframe=v.airframe or None, convoy=v.convoy or None))
+    return out
+
+
+def replan(user: Any, run: PlanRun, first_day: int, *, time_limit: float = 60.0) -> PlanRun:
+    if run.status != RunStatus.DONE:
+        raise RuleError(_("Only a finished plan can be re-planned."), rule="status")
+    if not 1 <= first_day < run.scenario.days:
+        raise RuleError(_("Re-plan from a day between 2 and %(days)d.") % {"days": run.scenario.days}, rule="first_day")
+    return start_run(user, run.scenario, time_limit=time_limit, parent=run, first_day=first_day)
+
+
+def record_outcome(user: Any, vehicle: PlannedVehicle, status: str, *, moved: list[str] | None = None, note: str = "") -> VehicleOutcome:
+    _require(user, "change")
+    if status not in OutcomeStatus.values:
+        raise RuleError(_("Unknown outcome %(status)s.") % {"status": status}, rule="status", field="status")
+    moved = list(moved or [])
+    if status == OutcomeStatus.PARTIAL:
+        stray = [p for p in moved if p not in set(vehicle.manifest)]
+        if stray:
+            raise RuleError(_("%(people)s are not on manifest %(vehicle)s.") % {"people": ", ".join(stray[:5]), "vehicle": vehicle.vehicle_id},
+                            rule="manifest", field="moved")
+    elif status == OutcomeStatus.FLOWN:
+        moved = list(vehicle.manifest)
+    else:
+        moved = []
+    outcome, _created = VehicleOutcome.objects.update_or_create(
+        vehicle=vehicle, defaults={"status": status, "moved": moved, "note": note, "recorded_by": user})
+    return outcome
+
+
+# --- the task body -------------------------------------------------------------------------------
+
+def execute_run(run_id: int) -> None:
+    """Solve one run: called by the background task. Writes progress as it goes (throttled)."""
+    run = PlanRun.objects.select_related("scenario").get(pk=run_id)
+    PlanRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, started_at=timezone.now(), stage="load")
+    sc = planner.from_dict(run.scenario.data)
+    last = [0.0]
+
+    def progress(stage: str, done: int, total: int, message: str) -> None:
+        now = time.monotonic()
+        if now - last[0] < 1.0 and done < total:
+            return
+        last[0] = now
+        PlanRun.objects.filter(pk=run.pk).update(stage=stage, note=f"{message} ({done}/{total})"[:200])
+
+    kept = _kept_vehicles(run.parent, run.first_day) if run.parent_id else []
+    try:
+        plan = planner.make_plan(sc, time_limit=run.time_limit, progress=progress, kept=kept, first_day=run.first_day)
+    except planner.Infeasible as e:
+        PlanRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.INFEASIBLE, finished_at=timezone.now(), stage="",
+            findings=[{"constraint": f.constraint, "where": f.where, "message": f.message} for f in e.findings])
+        return
+    except Exception as e:  # noqa: BLE001 - a failed solve is recorded on the run, not lost in a worker log
+        PlanRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED, finished_at=timezone.now(), error=repr(e)[:2000])
+        raise
+    violations = [str(v) for v in planner.check(sc, plan)]
+    ser = series(sc, plan.vehicles)
+    greedy_ser = series(sc, planner.greedy(sc))
+    days_log = {d["day"]: d for d in plan.days}
+    with transaction.atomic():
+        PlannedVehicle.objects.filter(run=run).delete()
+        PlanDay.objects.filter(run=run).delete()
+        PlannedVehicle.objects.bulk_create([
+            PlannedVehicle(run=run, vehicle_id=v.id, day=v.day, site=v.site, mode=v.mode, airframe=v.airframe or "",
+                           convoy=v.convoy or "", manifest=v.manifest, people=len(v.manifest))
+            for v in plan.vehicles
+        ], batch_size=500)
+        rows = []
+        for d in range(sc.horizon_days):
+            todays = [v for v in plan.vehicles if v.day == d]
+            arrivals = sum(len(v.manifest) for v in plan.vehicles
+                           if sc.arrival_day(sc.site_index[v.site], v.day, v.mode) == d)
+            rows.append(PlanDay(
+                run=run, day=d, departures=sum(len(v.manifest) for v in todays), arrivals=arrivals,
+                intake=sc.receiving.intake[d], sorties=sum(1 for v in todays if v.mode == "heli"),
+                convoys=len({v.convoy for v in todays if v.convoy}),
+                binding=days_log.get(d, {}).get("binding", []), replanned=days_log.get(d, {}).get("replanned", False),
+                remaining={s: ser.remaining[s][d] for s in ser.remaining}, exposure=ser.exposure[d],
+                greedy_exposure=greedy_ser.exposure[d],
+            ))
+        PlanDay.objects.bulk_create(rows)
+        PlanRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.DONE, finished_at=timezone.now(), stage="", note="", summary=plan.summary,
+            unmoved=plan.unmoved, violations=violations)
