@@ -36,7 +36,8 @@ def bar_chart(rows: Sequence[tuple[str, float]], *, width: int = 520, bar_height
             lx, la = label_w - 6, "end"
             bx = label_w
             vx, va = bx + w + 4, "start"
-        parts.append(f'<text x="{lx}" y="{y + bar_height * 0.72}" text-anchor="{la}">{escape(label)}</text>')
+        short = label if len(label) <= 26 else label[:25] + "…"
+        parts.append(f'<text x="{lx}" y="{y + bar_height * 0.72}" text-anchor="{la}"><title>{escape(label)}</title>{escape(short)}</text>')
         parts.append(f'<rect x="{bx:.1f}" y="{y}" width="{w:.1f}" height="{bar_height}" fill="{color}" rx="2"/>')
         parts.append(f'<text x="{vx:.1f}" y="{y + bar_height * 0.72}" text-anchor="{va}">{escape(value_format.format(value))}</text>')
     parts.append("</svg>")

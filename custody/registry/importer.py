@@ -16,35 +16,35 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext_noop
 
 from custody.engines.names.normalise import script_of
 from custody.registry.countries import is_country_code
 
 TARGET_FIELDS: dict[str, str] = {
-    "name": N_("Full name (required)"),
-    "name_ar": N_("Name in Arabic script"),
-    "given": N_("Given name"),
-    "father": N_("Father's name (name part)"),
-    "grandfather": N_("Grandfather's name"),
-    "family": N_("Family or tribe"),
-    "kunya": N_("Kunya"),
-    "nisba": N_("Nisba"),
-    "alias": N_("Alias"),
-    "sex": N_("Sex"),
-    "dob": N_("Date of birth"),
-    "place_of_birth": N_("Place of birth"),
-    "nationality": N_("Nationality (ISO codes, ; separated)"),
-    "father_name": N_("Father's first name"),
-    "mother_name": N_("Mother's full name"),
-    "prisoner_number": N_("Prisoner number"),
-    "wristband": N_("Wristband number"),
-    "document_number": N_("Document number"),
-    "facility": N_("Facility code"),
-    "risk_tier": N_("Risk tier"),
-    "capture_date": N_("Date of capture"),
-    "capture_place": N_("Place of capture"),
-    "next_of_kin": N_("Person to inform"),
+    "name": gettext_noop("Full name (required)"),
+    "name_ar": gettext_noop("Name in Arabic script"),
+    "given": gettext_noop("Given name"),
+    "father": gettext_noop("Father's name (name part)"),
+    "grandfather": gettext_noop("Grandfather's name"),
+    "family": gettext_noop("Family or tribe"),
+    "kunya": gettext_noop("Kunya"),
+    "nisba": gettext_noop("Nisba"),
+    "alias": gettext_noop("Alias"),
+    "sex": gettext_noop("Sex"),
+    "dob": gettext_noop("Date of birth"),
+    "place_of_birth": gettext_noop("Place of birth"),
+    "nationality": gettext_noop("Nationality (ISO codes, ; separated)"),
+    "father_name": gettext_noop("Father's first name"),
+    "mother_name": gettext_noop("Mother's full name"),
+    "prisoner_number": gettext_noop("Prisoner number"),
+    "wristband": gettext_noop("Wristband number"),
+    "document_number": gettext_noop("Document number"),
+    "facility": gettext_noop("Facility code"),
+    "risk_tier": gettext_noop("Risk tier"),
+    "capture_date": gettext_noop("Date of capture"),
+    "capture_place": gettext_noop("Place of capture"),
+    "next_of_kin": gettext_noop("Person to inform"),
 }
 
 # Headers a roster is likely to use for each field; used to propose a mapping the clerk can change.

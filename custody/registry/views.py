@@ -10,9 +10,8 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop as N_
 
 from custody.core import audit
 from custody.core.access import can, can_see_fields, get_restricted, restrict
@@ -31,16 +30,16 @@ from custody.registry.search import find_people
 
 ROLE_HOME_LINKS: list[tuple[str, str, str]] = [
     # (capability or action, url name, label) — shown when the URL exists and the user may use it.
-    ("change", "ledger:discrepancy_board", N_("Discrepancies")),
-    ("change", "ledger:handover", N_("Handover")),
-    ("adjudicate", "matching:queue", N_("Identity adjudication queue")),
-    ("biometric_images", "biometrics:station", N_("Biometric enrolment station")),
-    ("view", "planning:plan_list", N_("Transfer plans")),
-    ("view", "cases:case_list", N_("Cases")),
-    ("view", "repatriation:board", N_("Repatriation board")),
-    ("protection", "camps:children", N_("Children approaching 15 and 18")),
-    ("view", "coordination:dashboard", N_("Common picture")),
-    ("audit", "core:audit_list", N_("Audit trail")),
+    ("change", "ledger:discrepancy_board", gettext_noop("Discrepancies")),
+    ("change", "ledger:handover", gettext_noop("Handover")),
+    ("adjudicate", "matching:queue", gettext_noop("Identity adjudication queue")),
+    ("biometric_images", "biometrics:station", gettext_noop("Biometric enrolment station")),
+    ("view", "planning:plan_list", gettext_noop("Transfer plans")),
+    ("view", "cases:case_list", gettext_noop("Cases")),
+    ("view", "repatriation:board", gettext_noop("Repatriation board")),
+    ("protection", "camps:children", gettext_noop("Children approaching 15 and 18")),
+    ("view", "coordination:dashboard", gettext_noop("Common picture")),
+    ("audit", "core:audit_list", gettext_noop("Audit trail")),
 ]
 
 
