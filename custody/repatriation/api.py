@@ -1,0 +1,265 @@
+"""Repatriation API: the board, a country (position, contacts, outreach, nationals, export) and a
+person's records per country (steps, overrides). Changes go through services; refusals answer 400 (or
+403 for the wrong agency/role) with the rule's message and are audited as denied."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.http import Http404, HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from custody.core import audit
+from custody.core.access import restrict
+from custody.core.api import RestrictedViewSetMixin
+from custody.core.errors import RuleError
+from custody.registry.models import Person
+from custody.repatriation import exports, services
+from custody.repatriation.models import Contact, CountryFile, Outreach, Repatriation
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Contact
+        fields = ["id", "name", "title", "organisation", "email", "phone", "notes", "active"]
+
+
+class OutreachSerializer(serializers.ModelSerializer):
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Outreach
+        fields = ["id", "kind", "on", "reference", "subject", "summary", "in_reply_to", "contact", "user", "at"]
+
+
+class PositionIn(serializers.Serializer):
+    position = serializers.CharField()
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+    on = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class ContactIn(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    organisation = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    phone = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+    notes = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class OutreachIn(serializers.Serializer):
+    kind = serializers.CharField()
+    on = serializers.DateField()
+    subject = serializers.CharField(max_length=300)
+    summary = serializers.CharField(required=False, allow_blank=True, default="")
+    reference = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    in_reply_to = serializers.IntegerField(required=False, allow_null=True, default=None)
+    contact = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class StepIn(serializers.Serializer):
+    country = serializers.CharField(max_length=2)
+    kind = serializers.CharField()
+    on = serializers.DateField(required=False, allow_null=True, default=None)
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    officials = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class OverrideIn(serializers.Serializer):
+    country = serializers.CharField(max_length=2)
+    kind = serializers.CharField()
+    reason = serializers.CharField()
+
+
+def _person_out(p: Any, code: str) -> dict[str, Any]:
+    nats = sorted(n.country for n in p.nationalities.all())
+    return {"ref": p.ref, "display_name": p.display_name, "display_name_ar": p.display_name_ar, "nationalities": nats,
+            "dual_national": len(nats) > 1, "is_minor": p.is_minor, "facility": p.current_facility.code if p.current_facility_id else None,
+            "custody_status": p.custody_status}
+
+
+def _rep_out(r: Repatriation) -> dict[str, Any]:
+    return {"country": r.country, "stage": r.stage, "scheduled_for": r.scheduled_for, "refusal_reason": r.refusal_reason,
+            "ledger_seq": r.ledger_seq,
+            "steps": [{"kind": s.kind, "on": s.on, "note": s.note, "user": s.user.username, "override": s.override_id} for s in r.steps.all()],
+            "overrides": [{"id": o.pk, "kind": o.kind, "reason": o.reason, "supervisor": o.supervisor.username, "at": o.at}
+                          for o in r.overrides.all()]}
+
+
+def _refusal(request: Request, audit_action: str, exc: RuleError, **detail: Any) -> Response:
+    audit.record(request, audit_action, outcome="denied", message=exc.message, via="api", **detail)
+    code = status.HTTP_403_FORBIDDEN if exc.rule in ("agency", "role") else status.HTTP_400_BAD_REQUEST
+    return Response({"detail": exc.message, "rule": exc.rule, "field": exc.field}, status=code)
+
+
+def _run(request: Request, audit_action: str, fn: Callable[[], Response], **detail: Any) -> Response:
+    try:
+        return fn()
+    except RuleError as exc:
+        return _refusal(request, audit_action, exc, **detail)
+
+
+def _valid(cls: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    s = cls(data=request.data)
+    s.is_valid(raise_exception=True)
+    return dict(s.validated_data)
+
+
+class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
+    """Countries of origin. `list` is the board; `retrieve` a country's file, contacts and outreach."""
+
+    queryset = CountryFile.objects.all()
+    lookup_field = "code"
+    lookup_value_regex = "[A-Za-z]{2}"
+    serializer_class = ContactSerializer  # schema placeholder; responses are described per action
+
+    def get_queryset(self) -> Any:
+        return restrict(CountryFile.objects.all(), self.request.user, "view")
+
+    def _code(self, code: str | None) -> str:
+        try:
+            return services.normalise_code(code or "")
+        except RuleError as exc:
+            raise Http404("not found") from exc
+
+    def list(self, request: Request) -> Response:
+        rows = services.board(request.user)
+        audit.record(request, "repatriation_board", object_type="repatriation.countryfile", object_id=f"{len(rows)} countries", via="api")
+        return Response({"count": len(rows), "results": [{k: str(v) if k == "position" else v for k, v in r.items()} for r in rows]})
+
+    def retrieve(self, request: Request, code: str | None = None) -> Response:
+        code = self._code(code)
+        cf = self.get_queryset().filter(code=code).first()
+        audit.record(request, "repatriation_country", object_type="repatriation.countryfile", object_id=code, via="api")
+        return Response({
+            "code": code, "position": cf.position if cf else "unknown", "position_note": cf.position_note if cf else "",
+            "position_on": cf.position_on if cf else None,
+            "contacts": ContactSerializer(restrict(Contact.objects.filter(country__code=code), request.user), many=True).data,
+            "outreach": OutreachSerializer(restrict(Outreach.objects.filter(country__code=code), request.user).select_related("user"),
+                                           many=True).data,
+            "nationals": services.nationals(request.user, code).count(),
+        })
+
+    @extend_schema(parameters=[OpenApiParameter("dual", bool)])
+    @action(detail=True, methods=["get"])
+    def nationals(self, request: Request, code: str | None = None) -> Response:
+        code = self._code(code)
+        qs = services.nationals(request.user, code).select_related("current_facility").prefetch_related("nationalities").order_by("ref")
+        if request.query_params.get("dual") in ("1", "true"):
+            qs = qs.filter(n_nationalities__gt=1)
+        people = list(qs[:1000])
+        audit.record_many(request, "repatriation_country", people, country=code, via="api")
+        return Response({"count": len(people), "results": [_person_out(p, code) for p in people]})
+
+    @extend_schema(request=PositionIn)
+    @action(detail=True, methods=["post"])
+    def position(self, request: Request, code: str | None = None) -> Response:
+        code = self._code(code)
+        d = _valid(PositionIn, request)
+
+        def go() -> Response:
+            cf = services.set_position(request.user, code, d["position"], d["note"], d["on"])
+            audit.record(request, "repatriation_position", obj=cf, via="api")
+            return Response({"code": cf.code, "position": cf.position, "position_note": cf.position_note, "position_on": cf.position_on})
+
+        return _run(request, "repatriation_position", go, object_type="repatriation.countryfile", object_id=code)
+
+    @extend_schema(request=ContactIn, responses=ContactSerializer)
+    @action(detail=True, methods=["post"])
+    def contacts(self, request: Request, code: str | None = None) -> Response:
+        code = self._code(code)
+        d = _valid(ContactIn, request)
+
+        def go() -> Response:
+            c = services.add_contact(request.user, code, **d)
+            audit.record(request, "repatriation_contact", obj=c, country=code, via="api")
+            return Response(ContactSerializer(c).data, status=status.HTTP_201_CREATED)
+
+        return _run(request, "repatriation_contact", go, object_type="repatriation.countryfile", object_id=code)
+
+    @extend_schema(request=OutreachIn, responses=OutreachSerializer)
+    @action(detail=True, methods=["post"])
+    def outreach(self, request: Request, code: str | None = None) -> Response:
+        code = self._code(code)
+        d = _valid(OutreachIn, request)
+
+        def go() -> Response:
+            o = services.log_outreach(request.user, code, **d)
+            audit.record(request, "repatriation_outreach", obj=o, country=code, via="api")
+            return Response(OutreachSerializer(o).data, status=status.HTTP_201_CREATED)
+
+        return _run(request, "repatriation_outreach", go, object_type="repatriation.countryfile", object_id=code)
+
+    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["csv", "xlsx", "pdf"]), OpenApiParameter("lang", str)])
+    @action(detail=True, methods=["get"], url_path="export")
+    def export(self, request: Request, code: str | None = None) -> Any:
+        code = self._code(code)
+        fmt = request.query_params.get("format", "csv")
+        lang = "ar" if request.query_params.get("lang", "en").startswith("ar") else "en"
+        try:
+            data, ctype, name, exp = exports.render(request.user, code, fmt, lang)
+        except RuleError as exc:
+            return _refusal(request, "repatriation_export", exc, object_type="repatriation.countryfile", object_id=code, fmt=fmt)
+        digest = exports.sha256(data)
+        audit.record(request, "repatriation_export", object_type="repatriation.countryfile", object_id=code, fmt=fmt,
+                     ids=[p.pk for p in exp.people], withheld=exp.withheld, sha256=digest, via="api")
+        resp = HttpResponse(data, content_type=ctype)
+        resp["Content-Disposition"] = f'attachment; filename="{name}"'
+        resp["X-Content-SHA256"] = digest
+        return resp
+
+
+class PersonRepatriationViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
+    """A person's repatriation records, one per nationality."""
+
+    queryset = Person.objects.all()
+    lookup_field = "ref"
+    serializer_class = StepIn  # schema placeholder
+
+    def get_queryset(self) -> Any:
+        return restrict(Person.objects.all(), self.request.user, "view")
+
+    def retrieve(self, request: Request, ref: str | None = None) -> Response:
+        p = self.get_object()
+        audit.record(request, "repatriation_person", obj=p, via="api")
+        reps = restrict(Repatriation.objects.filter(person=p), request.user).prefetch_related("steps__user", "overrides__supervisor")
+        return Response({**_person_out(p, ""), "needs_override": services.needed_overrides(p), "repatriations": [_rep_out(r) for r in reps]})
+
+    @extend_schema(request=StepIn)
+    @action(detail=True, methods=["post"])
+    def steps(self, request: Request, ref: str | None = None) -> Response:
+        p = self.get_object()
+        d = _valid(StepIn, request)
+
+        def go() -> Response:
+            step = services.record_step(request.user, p, d["country"], d["kind"], on=d["on"], note=d["note"], officials=d["officials"])
+            audit.record(request, "repatriation_step", obj=step, person=p.ref, country=d["country"].upper(), kind=d["kind"],
+                         ledger_seq=step.repatriation.ledger_seq, via="api")
+            rep = Repatriation.objects.prefetch_related("steps__user", "overrides__supervisor").get(pk=step.repatriation_id)
+            return Response(_rep_out(rep), status=status.HTTP_201_CREATED)
+
+        return _run(request, "repatriation_step", go, object_type="registry.person", object_id=p.ref)
+
+    @extend_schema(request=OverrideIn)
+    @action(detail=True, methods=["post"])
+    def overrides(self, request: Request, ref: str | None = None) -> Response:
+        p = self.get_object()
+        d = _valid(OverrideIn, request)
+
+        def go() -> Response:
+            ov = services.record_override(request.user, p, d["country"], d["kind"], d["reason"])
+            audit.record(request, "repatriation_override", obj=ov, person=p.ref, via="api")
+            return Response({"id": ov.pk, "kind": ov.kind, "reason": ov.reason, "supervisor": ov.supervisor.username},
+                            status=status.HTTP_201_CREATED)
+
+        return _run(request, "repatriation_override", go, object_type="registry.person", object_id=p.ref)
+
+
+def register(router: Any) -> None:
+    router.register("repatriation/countries", CountryViewSet, basename="repatriation-country")
+    router.register("repatriation/people", PersonRepatriationViewSet, basename="repatriation-person")
