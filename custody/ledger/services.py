@@ -663,14 +663,19 @@ def _brief(s: State | None) -> str:
 # ---------------------------------------------------------------- headcounts and reconciliation
 
 
-def headcounts() -> dict[str, list[dict[str, Any]]]:
-    held = CustodyState.objects.filter(status__in=["in_custody", "hospital", "at_court"])
+def headcounts_for(states: Any) -> dict[str, list[dict[str, Any]]]:
+    """Headcounts from the projection (`states`: a CustodyState queryset, already restricted to the viewer)."""
+    held = states.filter(status__in=["in_custody", "hospital", "at_court"])
     return {
         "by_facility": list(held.values("facility__code", "facility__name").annotate(n=Count("person")).order_by("facility__code")),
-        "by_custodian": list(CustodyState.objects.exclude(custodian=None).exclude(status__in=["released", "repatriated", "deceased"])
+        "by_custodian": list(states.exclude(custodian=None).exclude(status__in=["released", "repatriated", "deceased"])
                              .values("custodian__code").annotate(n=Count("person")).order_by("custodian__code")),
-        "by_status": list(CustodyState.objects.values("status").annotate(n=Count("person")).order_by("status")),
+        "by_status": list(states.values("status").annotate(n=Count("person")).order_by("status")),
     }
+
+
+def headcounts() -> dict[str, list[dict[str, Any]]]:
+    return headcounts_for(CustodyState.objects.all())
 
 
 def _raise(kind: str, fact_key: str, **fields: Any) -> Discrepancy | None:
@@ -838,3 +843,7 @@ def handover_bundle(reference: str) -> bytes:
                "to": h.to_custodian.code, "manifest": h.manifest,
                "people": sorted(i.person.ref for i in items if i.event_id)}
     return export_bundle(seqs, subject)
+
+
+def leaf_hash_of(body: str) -> bytes:
+    return leaf_hash(body.encode("utf-8"))

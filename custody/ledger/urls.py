@@ -1,0 +1,19 @@
+from django.urls import path
+
+from custody.ledger import views
+
+app_name = "ledger"
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("status/", views.today_status, name="status"),
+    path("record/", views.record, name="record"),
+    path("people/<str:ref>/", views.person_timeline, name="person_timeline"),
+    path("facilities/<str:code>/", views.facility_page, name="facility"),
+    path("facilities/<str:code>/roll-call/", views.roll_call, name="roll_call"),
+    path("discrepancies/", views.discrepancy_board, name="discrepancy_board"),
+    path("discrepancies/<int:pk>/resolve/", views.resolve, name="resolve"),
+    path("handovers/", views.handover, name="handover"),
+    path("handovers/<str:reference>/", views.handover_detail, name="handover_detail"),
+    path("handovers/<str:reference>/confirm/<int:item_id>/", views.handover_confirm, name="handover_confirm"),
+    path("handovers/<str:reference>/bundle/", views.handover_bundle, name="handover_bundle"),
+]
