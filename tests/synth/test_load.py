@@ -74,6 +74,25 @@ def test_search_finds_a_generated_person_in_both_scripts(pop: Any) -> None:
 
 
 @pytest.mark.django_db
+def test_fast_search_index_equals_the_registry_reindex(pop: Any) -> None:
+    from custody.registry.models import NameToken, Person
+    from custody.registry.search import reindex_people
+
+    load_population(pop, record_history=False)
+    ids = list(Person.objects.order_by("pk").values_list("pk", flat=True)[::7])
+
+    def tokens() -> dict[int, set[str]]:
+        out: dict[int, set[str]] = {}
+        for pid, tok in NameToken.objects.filter(person_id__in=ids).values_list("person_id", "token"):
+            out.setdefault(pid, set()).add(tok)
+        return out
+
+    fast = tokens()
+    reindex_people(ids)
+    assert tokens() == fast and len(fast) == len(ids)
+
+
+@pytest.mark.django_db
 def test_loading_twice_is_refused(pop: Any) -> None:
     from custody.core.errors import RuleError
 
