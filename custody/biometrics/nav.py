@@ -1,7 +1,7 @@
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext_noop
 
 NAV = [
-    ("biometrics:station", N_("Biometric enrolment"), "biometric_images"),
-    ("biometrics:queue", N_("Biometric adjudication"), "biometric_images"),
-    ("biometrics:verify", N_("Verify identity"), "add"),
+    ("biometrics:station", gettext_noop("Biometric enrolment"), "biometric_images"),
+    ("biometrics:queue", gettext_noop("Biometric adjudication"), "biometric_images"),
+    ("biometrics:verify", gettext_noop("Verify identity"), "add"),
 ]

@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_http_methods
 
 from custody.biometrics import services
@@ -39,6 +40,13 @@ from custody.engines.biometrics.fingerprint import FINGER_POSITIONS, parse_iso_1
 from custody.registry.models import Person
 
 MAX_UPLOAD = 20 * 1024 * 1024
+
+# The engine names fingers in English; these marks put the names in the Arabic catalogue.
+FINGER_NAMES = [
+    gettext_noop("unknown finger"), gettext_noop("right thumb"), gettext_noop("right index"), gettext_noop("right middle"),
+    gettext_noop("right ring"), gettext_noop("right little"), gettext_noop("left thumb"), gettext_noop("left index"),
+    gettext_noop("left middle"), gettext_noop("left ring"), gettext_noop("left little"),
+]
 
 
 def drop_folder() -> Path:
