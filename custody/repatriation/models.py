@@ -229,7 +229,8 @@ class Step(models.Model):
     objects = RestrictedQuerySet.as_manager()
 
     class Meta:
-        ordering = ["on", "id"]
+        # In the order recorded: a handover may come before the date it was scheduled for.
+        ordering = ["id"]
         verbose_name = _("step")
 
     def __str__(self) -> str:
