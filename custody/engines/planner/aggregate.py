@@ -126,6 +126,7 @@ def solve(
     free_sites: set[str] | None = None,
     heuristic_effort: float = 0.05,
     integer_people: bool = False,
+    warm_start: bool = False,
 ) -> Aggregate:
     """Solve the programme from `state`. With `prev` and `free_sites`, a local repair: every other
     site keeps the moves, sorties and convoys `prev` gave it, and only the free sites (those whose
@@ -265,18 +266,33 @@ def solve(
         enable_output=log,
         highs=highs,
     )
+    rounded: dict | None = None
+    rounded_cost = math.inf
+    if integer and warm_start and n:
+        rounded, rounded_cost = _round_lp(m, params, n, f, c, sc, days, pats, types, hv)
+    # The rounding is not passed to HiGHS as a hint: measured, HiGHS then stayed on it for the whole
+    # time limit instead of finding the optimum it finds unaided.
     result = mathopt.solve(m, mathopt.SolverType.HIGHS, params=params)
     reason = result.termination.reason
     if reason == mathopt.TerminationReason.INFEASIBLE:
         raise AggregateInfeasible("the aggregate programme has no feasible solution")
-    if not result.has_primal_feasible_solution():
+    if not result.has_primal_feasible_solution() and rounded is None:
         raise AggregateInfeasible(f"no feasible plan found within the time limit ({result.termination.detail})")
-    xv = result.variable_values(list(x.values())) if x else []
+    status = reason.name.lower()
+    if result.has_primal_feasible_solution() and result.objective_value() <= rounded_cost:
+        values = result.variable_values()
+        cost = result.objective_value()
+    else:
+        # HiGHS's own incumbent is worse than the rounded LP (a busy machine, a short time limit):
+        # keep the rounding, which is feasible by construction.
+        assert rounded is not None
+        values, cost, status = rounded, rounded_cost, "rounded-lp"
+    xv = [values[v] for v in x.values()]
     moves = {k: int(math.floor(v + 1e-6)) if integer else v for k, v in zip(x.keys(), xv, strict=True)}
     moves = {k: v for k, v in moves.items() if v > 1e-9}
-    fv = dict(zip(f.keys(), result.variable_values(list(f.values())), strict=True)) if f else {}
-    cv = dict(zip(c.keys(), result.variable_values(list(c.values())), strict=True)) if c else {}
-    nv = dict(zip(n.keys(), result.variable_values(list(n.values())), strict=True)) if n else {}
+    fv = {k: values[v] for k, v in f.items()}
+    cv = {k: values[v] for k, v in c.items()}
+    nv = {k: values[v] for k, v in n.items()}
     pat_out: dict[tuple[int, int], list[tuple[tuple[str, ...], int]]] = defaultdict(list)
     if integer:
         for (k, d, p_i), v in nv.items():
@@ -287,7 +303,6 @@ def solve(
     convoys_out = {k: int(round(v)) for k, v in cv.items() if v > 0.5} if integer else cv
     if integer:
         fill_up(sc, state, moves, sorties_out, convoys_out)
-    cost = result.objective_value()
     bound = result.termination.objective_bounds.dual_bound
     if relax or not math.isfinite(bound):
         bound = cost if relax else 0.0
@@ -299,7 +314,7 @@ def solve(
         patterns=dict(pat_out),
         cost=cost,
         bound=bound,
-        status=reason.name.lower(),
+        status=status,
         seconds=time.monotonic() - t0,
         relaxed=relax,
         variables=m.get_num_variables(),
@@ -353,3 +368,79 @@ def fill_up(
                     arrivals[arr] += room
                     if t == 1:
                         t1room -= room
+
+
+def _round_lp(
+    m: mathopt.Model,
+    params: mathopt.SolveParameters,
+    n: dict[tuple[int, int, int], mathopt.Variable],
+    f: dict[tuple[str, int], mathopt.Variable],
+    c: dict[tuple[str, int], mathopt.Variable],
+    sc: Scenario,
+    days: range,
+    pats: list[list[tuple[int, ...]]],
+    types: list[AirframeType],
+    hv: dict,
+) -> tuple[dict | None, float]:
+    """A feasible solution from the LP relaxation: round the airframe patterns and convoys down, give
+    the airframes and convoys left over to the largest fractions, allow each site the sorties those
+    patterns supply, then re-solve for the people counts with every vehicle fixed (an LP).
+
+    It costs two LPs and guards against HiGHS returning a poor incumbent at its time limit."""
+    ints = [v for v in m.variables() if v.integer]
+    for v in ints:
+        v.integer = False
+    lp_params = mathopt.SolveParameters(time_limit=params.time_limit, highs=params.highs)
+    try:
+        lp = mathopt.solve(m, mathopt.SolverType.HIGHS, params=lp_params)
+        if not lp.has_primal_feasible_solution():
+            return None, math.inf
+        val = lp.variable_values()
+        fixed: dict[mathopt.Variable, float] = {}
+        for k, at in enumerate(types):
+            for d in days:
+                keys = [(k, d, p) for p in range(len(pats[k])) if (k, d, p) in n]
+                if not keys:
+                    continue
+                avail = sum(1 for hid in at.members if hv[hid].available[d])
+                base = {key: math.floor(val[n[key]] + 1e-6) for key in keys}
+                spare = avail - sum(base.values())
+                for key in sorted(keys, key=lambda key: -(val[n[key]] - base[key])):
+                    if spare <= 0:
+                        break
+                    if val[n[key]] - base[key] > 1e-6:
+                        base[key] += 1
+                        spare -= 1
+                for key, cnt in base.items():
+                    fixed[n[key]] = cnt
+        supply: dict[tuple[str, int], int] = defaultdict(int)
+        for (k, d, p), var in n.items():
+            for s_i in pats[k][p]:
+                supply[(sc.sites[s_i].id, d)] += int(fixed[var])
+        for key, var in f.items():
+            fixed[var] = min(math.ceil(val[var] - 1e-6), supply[key], int(var.upper_bound))
+        for d in days:
+            keys = [key for key in c if key[1] == d]
+            base = {key: math.floor(val[c[key]] + 1e-6) for key in keys}
+            spare = sc.convoys.per_day[d] - sum(base.values())
+            for key in sorted(keys, key=lambda key: -(val[c[key]] - base[key])):
+                if spare > 0 and val[c[key]] - base[key] > 1e-6:
+                    base[key] += 1
+                    spare -= 1
+            for key, cnt in base.items():
+                fixed[c[key]] = cnt
+        saved = {var: (var.lower_bound, var.upper_bound) for var in fixed}
+        for var, value in fixed.items():
+            value = max(min(value, saved[var][1]), saved[var][0])
+            var.lower_bound = var.upper_bound = value
+        try:
+            fixed_lp = mathopt.solve(m, mathopt.SolverType.HIGHS, params=lp_params)
+        finally:
+            for var, (lo, hi) in saved.items():
+                var.lower_bound, var.upper_bound = lo, hi
+        if not fixed_lp.has_primal_feasible_solution():
+            return None, math.inf
+        return fixed_lp.variable_values(), fixed_lp.objective_value()
+    finally:
+        for v in ints:
+            v.integer = True

@@ -193,7 +193,7 @@ def make_plan(
     progress("solve", 0, 1, "aggregate programme")
     budget = max(5.0, time_limit * 0.6)
     try:
-        agg = ag.solve(sc, state, time_limit=budget, rel_gap=0.004)
+        agg = ag.solve(sc, state, time_limit=budget, rel_gap=0.004, warm_start=True)
     except ag.AggregateInfeasible as e:
         raise Infeasible(explain_solver_infeasible(sc)) from e
     progress("solve", 1, 1, f"{agg.status}, cost {agg.cost:.2f}, bound {agg.bound:.2f}")
