@@ -160,7 +160,10 @@ def queue(request: HttpRequest) -> HttpResponse:
     if not can(request.user, "biometric_images"):
         raise PermissionDenied
     rows = list(services.review_queue(restrict(Identification.objects.all(), request.user)).select_related("person")[:200])
-    audit.record_many(request, "bio_queue", rows)
+    if rows:
+        audit.record_many(request, "bio_queue", rows)
+    else:
+        audit.record(request, "bio_queue", object_type="biometrics.identification", object_id="0 rows")
     return render(request, "biometrics/queue.html", {"rows": rows, "page_classification": 2})
 
 

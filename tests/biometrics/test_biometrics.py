@@ -321,3 +321,12 @@ def test_captures_are_append_only_in_the_database(world, samples, client_for) ->
         Capture.objects.filter(pk=cap.pk).update(station="tampered")
     with pytest.raises(DatabaseError), transaction.atomic():
         BiometricTemplate.objects.all().delete()
+
+
+def test_pages_render_in_arabic(world, client_for) -> None:
+    c = client_for(world["fbi_clerk"])
+    page = c.get("/ar/biometrics/")
+    assert page.status_code == 200
+    assert "محطة التسجيل الحيوي".encode() in page.content and "السبابة اليمنى".encode() in page.content
+    assert "التحقق من الهوية عند التسليم".encode() in c.get("/ar/biometrics/verify/").content
+    assert AuditEvent.objects.filter(action__in=["bio_station", "bio_verify_page"]).count() == 2

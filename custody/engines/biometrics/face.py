@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from importlib.metadata import version as _dist_version
@@ -33,8 +34,11 @@ _DETECT_MAX_SIDE = 800
 
 
 def _model_path(name: str) -> str:
-    # importlib.resources instead of face_recognition_models' own pkg_resources lookup, which setuptools>=81 drops.
-    return str(Path(str(resources.files("face_recognition_models") / "models" / name)))
+    # importlib.resources instead of face_recognition_models' own pkg_resources lookup, which setuptools>=81
+    # drops; importing the package still runs that import, whose deprecation warning is noise here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return str(Path(str(resources.files("face_recognition_models") / "models" / name)))
 
 
 @dataclass(frozen=True)
