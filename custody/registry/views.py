@@ -3,10 +3,12 @@ every read of a person audited."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -27,6 +29,8 @@ from custody.registry.models import (
     PopulationGroup,
 )
 from custody.registry.search import find_people
+
+log = logging.getLogger(__name__)
 
 ROLE_HOME_LINKS: list[tuple[str, str, str]] = [
     # (capability or action, url name, label) — shown when the URL exists and the user may use it.
@@ -154,19 +158,34 @@ def person_detail(request: HttpRequest, ref: str) -> HttpResponse:
 def _extra_sections(request: HttpRequest, person: Person) -> list[str]:
     """Other apps add a section to the person page by defining `person_section(request, person) -> str`
     in their `sections` module (the ledger's timeline, possible matches, biometrics, cases...)."""
+    return _app_sections(request, "person_section", person)
+
+
+def _app_sections(request: HttpRequest, fn_name: str, obj: Any) -> list[str]:
+    """One app's failing section must not take the person's record (or the facility page) down with it:
+    the error is logged with its traceback and the page says which section is missing."""
     from importlib import import_module
     from importlib.util import find_spec
+
+    from django.utils.html import format_html
 
     from custody.urls import DOMAIN_APPS
 
     html = []
     for app in DOMAIN_APPS:
         if find_spec(f"custody.{app}.sections"):
-            fn = getattr(import_module(f"custody.{app}.sections"), "person_section", None)
-            if fn is not None:
-                part = fn(request, person)
-                if part:
-                    html.append(part)
+            fn = getattr(import_module(f"custody.{app}.sections"), fn_name, None)
+            if fn is None:
+                continue
+            try:
+                with transaction.atomic():  # a database error in the section rolls back only the section
+                    part = fn(request, obj)
+            except Exception:  # noqa: BLE001 - any failure of another app's section, logged in full
+                log.exception("%s.%s failed for %s", app, fn_name, obj)
+                part = format_html('<div class="panel withheld" role="status">{}</div>',
+                                   _("The %(app)s section could not be shown; the error was logged.") % {"app": app})
+            if part:
+                html.append(part)
     return html
 
 
@@ -203,20 +222,7 @@ def facility_detail(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def _facility_sections(request: HttpRequest, facility: Facility) -> list[str]:
-    from importlib import import_module
-    from importlib.util import find_spec
-
-    from custody.urls import DOMAIN_APPS
-
-    html = []
-    for app in DOMAIN_APPS:
-        if find_spec(f"custody.{app}.sections"):
-            fn = getattr(import_module(f"custody.{app}.sections"), "facility_section", None)
-            if fn is not None:
-                part = fn(request, facility)
-                if part:
-                    html.append(part)
-    return html
+    return _app_sections(request, "facility_section", facility)
 
 
 def search(request: HttpRequest) -> HttpResponse:
