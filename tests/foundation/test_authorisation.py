@@ -1,0 +1,397 @@
+"""Authorisation, enumerated: every URL pattern of custody.urls (pages of every app, the DRF router's
+API routes, the admin) is requested by anonymous callers and by users of every agency and several roles,
+with parameters filled from real objects. For each response the test proves:
+
+- anonymous: pages redirect to the sign-in page, the API answers 401/403 (a short list of public
+  endpoints is named below);
+- the status is what the role and the record's visibility allow (200 / 403 / 404 / 405);
+- the body never names a person the user may not see (releasability, clearance, the partner force's
+  custody scope), and never shows a risk rationale or faction to an agency without intelligence (HUM);
+- a refused request for an existing person is audited with outcome "denied".
+
+URLs added later by other apps are found automatically. A pattern whose parameters the test cannot fill
+is reported and at least proven to refuse anonymous callers; one that serves anonymous callers without
+being listed in PUBLIC fails the test.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from custody.accounts.models import Classification
+from custody.core.models import AuditEvent
+from tests.foundation.conftest import World
+from tests.foundation.urlwalk import Route, all_routes, fill
+
+# Endpoints that answer anonymous callers, and how. Everything else must refuse them.
+PUBLIC: dict[str, set[int]] = {
+    "healthz": {200},
+    "accounts:login": {200},
+    "accounts:otp_setup": {302},  # no pending sign-in: back to the login page
+    "accounts:logout": {405},  # POST only
+    "set_language": {302, 204},
+    "admin:login": {200},  # Django's admin sign-in page (staff only beyond it)
+    # drf-spectacular serves the schema and its viewer to anyone by default (SERVE_PERMISSIONS).
+    # It exposes the API's shape, no records. Listed so that a change is a decision.
+    "api-schema": {200},
+    "api-docs": {200},
+}
+
+API_ACCEPT = "application/json, text/html;q=0.9, */*;q=0.8"
+ROLE_RANK = {"viewer": 0, "clerk": 1, "analyst": 2, "supervisor": 3, "administrator": 4}
+
+# (agency, role, clearance) of the users who walk every URL.
+USERS = [
+    ("CIO", "viewer", Classification.SECRET),
+    ("CIO", "supervisor", Classification.SECRET),
+    ("CIO", "administrator", Classification.SECRET),
+    ("MIL", "clerk", Classification.SECRET),
+    ("MFA", "analyst", Classification.SECRET),
+    ("FBI", "clerk", Classification.SECRET),
+    ("IRQ", "clerk", Classification.SECRET),
+    ("IRQ", "viewer", Classification.RESTRICTED),  # low clearance: no CONFIDENTIAL/SECRET records
+    ("SDF", "clerk", Classification.SECRET),
+    ("SDF", "supervisor", Classification.SECRET),
+    ("HUM", "viewer", Classification.SECRET),
+    ("HUM", "supervisor", Classification.SECRET),
+]
+
+
+@dataclass
+class Target:
+    """One concrete URL of a route, and what it points at."""
+
+    url: str
+    kind: str = ""  # "person", "facility", "file" or "" (no record)
+    key: str = ""  # world key of the record; "missing" for a record that does not exist
+
+
+def _targets(route: Route, world: World, language: str = "") -> Iterator[Target]:
+    """Concrete URLs: every world person for a `ref`, every facility for a `code`, both files for a
+    `file_id`; other parameters get a placeholder (a route of another app still gets walked)."""
+    params = set(route.params)
+    first_ref = world.person("sdf_held").ref
+    first_code = world.facilities["sdf_prison"].code
+    base = {p: "1" for p in params}  # placeholder for parameters of other apps' routes
+    base.update({"format": "json", "app_label": "auth", "url": "x", "token": "0" * 32, "ref": first_ref, "code": first_code})
+    if "file_id" in params:
+        for key, f in world.files.items():
+            url = fill(route, {**base, "ref": world.person(key).ref, "file_id": str(f.pk)}, language)
+            if url:
+                yield Target(url, "file", key)
+        return
+    if "ref" in params:
+        for key, spec in world.people.items():
+            url = fill(route, {**base, "ref": spec.obj.ref}, language)
+            if url:
+                yield Target(url, "person", key)
+        url = fill(route, {**base, "ref": "P-999999"}, language)
+        if url:
+            yield Target(url, "person", "missing")
+        return
+    if "code" in params:
+        for key, f in world.facilities.items():
+            url = fill(route, {**base, "code": f.code}, language)
+            if url:
+                yield Target(url, "facility", key)
+        return
+    url = None
+    for placeholder in ("1", "json", "pdf", "x"):
+        url = fill(route, {**{p: placeholder for p in params}, **{k: v for k, v in base.items() if k not in params or v != "1"}},
+                   language)
+        if url:
+            break
+    if url:
+        yield Target(url)
+        for extra in EXTRA_QUERIES.get(route.name, []):
+            yield Target(url + extra)
+
+
+# Query strings that make list and search endpoints return records (so a leak would show).
+EXTRA_QUERIES: dict[str, list[str]] = {
+    "registry:search": ["?q=Alnuaimi", "?q=Albayati", "?q=Yasir+Nawaf", "?q=بشار", "?q=Suhaib", "?q=PR-5530-3",
+                        "?q=PR-5520-2", "?q=Marwan&facility=TIRQ1"],
+    "registry:person_list": ["?facility=TIRQ1", "?facility=TRCV1", "?tier=1", "?nationality=IQ"],
+    "registry-person-list": ["?q=Yasir", "?q=Albayati", "?q=صهيب", "?q=PR-5530-3", "?facility=TRCV1", "?nationality=IQ"],
+    "core:history_list": ["?table=registry_person"],
+    "core:audit_list": ["?action=person_read"],
+}
+
+
+def _client(user: Any, api: bool) -> Any:
+    if api:
+        c = APIClient()
+        c.force_login(user)
+        return c
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+def _expected(route: Route, target: Target, user: Any, world: World) -> set[int] | None:
+    """The statuses the rules allow, or None for a route the test has no rule for (generic checks only)."""
+    name = route.name
+    rank = ROLE_RANK[user.role]
+    if name in PUBLIC and name not in {"api-schema", "api-docs"}:
+        return PUBLIC[name] | ({200} if name == "accounts:login" else set())
+    if name.startswith("admin:") or name.startswith("<unnamed>:admin/"):
+        return {302}  # nobody here is staff: every admin page sends them to the admin sign-in
+    if name not in RECORD_ROUTES:
+        target = Target(target.url)  # another app's route: its parameters mean what that app says
+    if target.kind == "person":
+        return {200} if target.key != "missing" and world.may_see(user, target.key) else {404}
+    if target.kind == "file":
+        return {200} if world.may_see(user, target.key) else {404}
+    if target.kind == "facility":
+        return {200} if world.may_see_facility(user, target.key) else {404}
+    rules = {
+        "home": {200}, "registry:person_list": {200}, "registry:facility_list": {200}, "registry:search": {200},
+        "registry:import_start": {200} if rank >= 1 else {403},
+        "registry:batch_list": {200} if rank >= 1 else {403},
+        "registry:import_map": {404} if rank >= 1 else {403},  # no such upload
+        "registry:batch_undo": {405},  # POST only
+        "core:audit_list": {200} if rank >= 3 else {403},
+        "core:history_list": {200} if rank >= 3 else {403},
+        "api-root": {200}, "api-schema": {200}, "api-docs": {200},
+        "registry-person-list": {200}, "registry-facility-list": {200},
+    }
+    return rules.get(name)
+
+
+# Routes whose parameter names a registry record: 200 if the user may see it, else 404 (and audited).
+RECORD_ROUTES = {"registry:person_detail", "registry:person_file", "registry:facility_detail",
+                 "registry-person-detail", "registry-facility-detail"}
+
+
+def _forbidden_text(user: Any, world: World) -> list[str]:
+    """Strings that must appear in no response to this user."""
+    bad = []
+    for key, spec in world.people.items():
+        if not world.may_see(user, key):
+            bad += [spec.name, spec.name_ar, spec.rationale, spec.faction]
+        elif not user.agency.sees_intelligence:
+            bad += [spec.rationale, spec.faction]
+    return bad
+
+
+def _body(response: Any) -> str:
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content).decode("utf-8", "replace")
+    return response.content.decode("utf-8", "replace")
+
+
+def _known(route: Route) -> bool:
+    return route.name in PUBLIC or route.name.startswith(("admin:", "<unnamed>:admin/")) or route.app in {
+        "registry", "core", "accounts"} or route.name in {"home", "api-root", "registry-person-list",
+                                                          "registry-person-detail", "registry-facility-list",
+                                                          "registry-facility-detail"}
+
+
+def test_every_route_is_enumerated() -> None:
+    """The walk sees the foundation's pages, the router's API routes and Arabic prefixes."""
+    names = {r.name for r in all_routes()}
+    for expected in ["home", "registry:person_detail", "registry:search", "registry:import_map", "core:audit_list",
+                     "accounts:login", "registry-person-list", "registry-person-detail", "registry-facility-detail",
+                     "api-schema", "api-root"]:
+        assert expected in names
+    i18n = {r.name for r in all_routes() if r.i18n}
+    assert "registry:person_detail" in i18n and "registry-person-list" not in i18n
+
+
+def test_anonymous_is_refused_everywhere(world: World, settings: Any) -> None:
+    settings.DEMO_MODE = False
+    unresolved: list[str] = []
+    served: list[str] = []
+    for route in all_routes():
+        urls = [t.url for t in _targets(route, world)]
+        if route.i18n:
+            urls += [t.url for t in _targets(route, world, "ar")]
+        if not urls:
+            unresolved.append(route.name)
+            continue
+        for url in urls:
+            c = APIClient() if route.api else Client()
+            r = c.get(url)
+            if route.name in PUBLIC:
+                assert r.status_code in PUBLIC[route.name], (url, r.status_code)
+                continue
+            if route.api:
+                assert r.status_code in {401, 403}, (url, r.status_code)
+                continue
+            if r.status_code != 302:
+                served.append(f"{url} -> {r.status_code}")
+                continue
+            location = r["Location"]
+            assert "/accounts/login/" in location or "/admin/login/" in location, (url, location)
+            body = _body(r)
+            for spec in world.people.values():
+                assert spec.name not in body
+    assert not served, f"pages that do not refuse anonymous callers: {served}"
+    # Patterns whose parameters the walk cannot fill; fail only if an unknown app added one (so that it
+    # gets a parameter rule here).
+    unknown_unresolved = [n for n in unresolved if not n.startswith(("admin:", "<unnamed>:admin/"))]
+    assert not unknown_unresolved, f"add a parameter rule to _targets for: {unknown_unresolved}"
+
+
+FOUNDATION_APPS = {"registry", "core", "accounts", "admin", "<unnamed>"}
+
+
+def _is_foundation(route: Route) -> bool:
+    if route.app in FOUNDATION_APPS:
+        return True
+    if route.api:
+        return route.name.startswith("registry-") or route.name in {"api-root", "api-schema", "api-docs"}
+    return route.app == ""  # home, healthz, set_language
+
+
+def _walk(user: Any, world: World, routes: list[Route], languages: list[str]) -> int:
+    forbidden = _forbidden_text(user, world)
+    checked = 0
+    for route in routes:
+        for language in languages:
+            if language and not route.i18n:
+                continue
+            for target in _targets(route, world, language):
+                client = _client(user, route.api)
+                before = AuditEvent.objects.filter(username=user.username, outcome="denied").count()
+                r = client.get(target.url, HTTP_ACCEPT=API_ACCEPT if route.api else "text/html")
+                checked += 1
+                assert r.status_code < 500, (target.url, r.status_code)
+                expected = _expected(route, target, user, world)
+                if expected is not None:
+                    assert r.status_code in expected, (target.url, r.status_code, expected)
+                body = _body(r)
+                leaks = [s for s in forbidden if s and s in body]
+                assert not leaks, (target.url, leaks)
+                if (route.name in RECORD_ROUTES and target.kind in {"person", "file"} and r.status_code == 404
+                        and target.key != "missing"):
+                    after = AuditEvent.objects.filter(username=user.username, outcome="denied").count()
+                    assert after == before + 1, f"refusal of {target.url} not audited as denied"
+    return checked
+
+
+@pytest.mark.parametrize(("agency", "role", "clearance"), USERS, ids=[f"{a}-{r}-c{c}" for a, r, c in USERS])
+def test_every_foundation_route_for_every_role(world: World, make_user: Any, settings: Any, agency: str, role: str,
+                                              clearance: int) -> None:
+    settings.DEMO_MODE = True
+    user = make_user(agency, role, clearance=clearance)
+    languages = ["", "ar"] if (agency, role) in {("HUM", "viewer"), ("SDF", "clerk")} else [""]
+    # The schema (expensive to generate, no records) is tested once in test_api; the format-suffixed
+    # twin of a route (".json") is the same view, walked by the anonymous test.
+    routes = [r for r in all_routes() if _is_foundation(r) and r.name not in {"api-schema", "api-docs"}
+              and not ("format" in r.params and r.api)]
+    unruled = sorted({r.name for r in routes if _expected(r, Target(""), user, world) is None and r.name not in RECORD_ROUTES
+                      and r.name not in PUBLIC})
+    assert not unruled, f"foundation routes without a rule in _expected: {unruled}"
+    assert _walk(user, world, routes, languages) > 50
+
+
+def _other_apps() -> list[str]:
+    apps = set()
+    for r in all_routes():
+        if not _is_foundation(r):
+            apps.add(r.app or r.name.split("-", 1)[0])
+    return sorted(apps)
+
+
+@pytest.mark.parametrize("app", _other_apps())
+def test_routes_of_other_apps_leak_nothing(world: World, make_user: Any, settings: Any, app: str) -> None:
+    """Routes added by the domain apps, walked with the generic rules: no server error, and nothing the
+    user may not see (names outside releasability or custody scope; risk rationale and faction for
+    HUM). One test per app, so a failure names the app that owns it."""
+    settings.DEMO_MODE = True
+    routes = [r for r in all_routes() if not _is_foundation(r) and (r.app or r.name.split("-", 1)[0]) == app]
+    for agency, role in [("HUM", "supervisor"), ("SDF", "supervisor"), ("CIO", "analyst"), ("IRQ", "viewer")]:
+        user = make_user(agency, role, clearance=Classification.RESTRICTED if agency == "IRQ" else Classification.SECRET)
+        _walk(user, world, routes, ["", "ar"] if agency == "HUM" else [""])
+
+
+def test_refused_record_is_404_and_audited_denied(world: World, make_user: Any, client_for: Any, api_for: Any) -> None:
+    """A record outside the user's releasability: the page and the API answer 404 (as for an absent
+    record, so nothing leaks) and the audit trail keeps the refusal with the request id."""
+    cio = make_user("CIO", "analyst")
+    ref = world.person("fbi_only").ref
+    r = client_for(cio).get(f"/registry/people/{ref}/")
+    assert r.status_code == 404
+    event = AuditEvent.objects.filter(username=cio.username, outcome="denied", object_id=ref).get()
+    assert event.request_id == r["X-Request-ID"] and event.agency == "CIO"
+    r = api_for(cio).get(f"/api/registry/people/{ref}/", HTTP_X_REQUEST_ID="req-denied-0001")
+    assert r.status_code == 404
+    assert AuditEvent.objects.filter(username=cio.username, outcome="denied", object_id=ref, request_id="req-denied-0001").exists()
+    # Absent record: 404 too, nothing to audit as denied.
+    assert client_for(cio).get("/registry/people/P-999999/").status_code == 404
+    assert not AuditEvent.objects.filter(object_id="P-999999", outcome="denied").exists()
+    # Released to FBI, originated by MIL: both see it.
+    for code in ("FBI", "MIL"):
+        assert client_for(make_user(code, "viewer")).get(f"/registry/people/{ref}/").status_code == 200
+
+
+def test_field_groups_html_and_json(world: World, make_user: Any, client_for: Any, api_for: Any) -> None:
+    """HUM never gets risk_rationale or faction: omitted from the JSON (not blanked) and the page."""
+    spec = world.people["sdf_held"]
+    hum, cio = make_user("HUM", "supervisor"), make_user("CIO", "viewer")
+    data = api_for(hum).get(f"/api/registry/people/{spec.obj.ref}/").json()
+    assert "risk_rationale" not in data and "faction" not in data
+    assert data["risk_tier"] == 1 and data["display_name"] == spec.name
+    listing = api_for(hum).get("/api/registry/people/").json()["results"]
+    assert listing and all("risk_rationale" not in p and "faction" not in p for p in listing)
+    searched = api_for(hum).get("/api/registry/people/", {"q": "Qutaiba"}).json()["results"]
+    assert [p["ref"] for p in searched] == [spec.obj.ref] and "risk_rationale" not in searched[0]
+    page = client_for(hum).get(f"/registry/people/{spec.obj.ref}/").content.decode()
+    assert spec.name in page and spec.rationale not in page and spec.faction not in page
+    data = api_for(cio).get(f"/api/registry/people/{spec.obj.ref}/").json()
+    assert data["risk_rationale"] == spec.rationale and data["faction"] == spec.faction
+    page = client_for(cio).get(f"/registry/people/{spec.obj.ref}/").content.decode()
+    assert spec.rationale in page and spec.faction in page
+
+
+def test_partner_force_sees_only_people_it_holds_or_held(world: World, make_user: Any, client_for: Any, api_for: Any) -> None:
+    sdf = make_user("SDF", "analyst")
+    refs = {p["ref"] for p in api_for(sdf).get("/api/registry/people/").json()["results"]}
+    assert refs == {world.person("sdf_held").ref, world.person("moved").ref}
+    page = client_for(sdf).get("/registry/people/").content.decode()
+    assert world.people["moved"].name in page and world.people["irq_only"].name not in page
+    # The home page's headline numbers count only what the partner force may see.
+    home = client_for(sdf).get("/")
+    assert home.context["total_held"] == 2
+    facilities = {f["code"] for f in api_for(sdf).get("/api/registry/facilities/").json()["results"]}
+    assert facilities == {"TSDF1", "TRCV1"}
+    # A person handed over by SDF and later moved stays visible; one never held by SDF never is.
+    assert client_for(sdf).get(f"/registry/people/{world.person('irq_only').ref}/").status_code == 404
+    world.person("irq_only").custodians_ever.add(world.person("irq_only").current_custodian)  # still IRQ only
+    assert client_for(sdf).get(f"/registry/people/{world.person('irq_only').ref}/").status_code == 404
+
+
+def test_clearance_hides_higher_classification(world: World, make_user: Any, client_for: Any) -> None:
+    low = make_user("IRQ", "analyst", clearance=Classification.RESTRICTED)
+    high = make_user("IRQ", "analyst", clearance=Classification.SECRET)
+    ref = world.person("secret").ref
+    assert client_for(low).get(f"/registry/people/{ref}/").status_code == 404
+    assert client_for(high).get(f"/registry/people/{ref}/").status_code == 200
+    page = client_for(high).get(f"/registry/people/{ref}/").content.decode()
+    assert re.search(r'class="banner c3"', page), "the banner shows the record's classification"
+
+
+def test_write_api_needs_role_and_visibility(world: World, make_user: Any, api_for: Any) -> None:
+    viewer, sdf_clerk = make_user("CIO", "viewer"), make_user("SDF", "clerk")
+    r = api_for(viewer).post("/api/registry/people/", {"display_name": "Nobody"}, format="json")
+    assert r.status_code == 403
+    ref = world.person("irq_only").ref
+    r = api_for(sdf_clerk).patch(f"/api/registry/people/{ref}/", {"place_of_birth": "Mosul"}, format="json")
+    assert r.status_code == 404
+    world.person("irq_only").refresh_from_db()
+    assert world.person("irq_only").place_of_birth == ""
+    hum_clerk = make_user("HUM", "clerk")
+    ref = world.person("sdf_held").ref
+    r = api_for(hum_clerk).patch(f"/api/registry/people/{ref}/", {"risk_rationale": "overwritten", "place_of_birth": "Raqqa"}, format="json")
+    assert r.status_code == 200 and "risk_rationale" not in r.json()
+    world.person("sdf_held").refresh_from_db()
+    assert world.person("sdf_held").risk_rationale == world.people["sdf_held"].rationale
+    assert world.person("sdf_held").place_of_birth == "Raqqa"
