@@ -1,6 +1,6 @@
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext_noop
 
 NAV = [
-    ("camps:camp_list", N_("Camps"), "view"),
-    ("camps:children", N_("Children approaching 15 and 18"), "protection"),
+    ("camps:camp_list", gettext_noop("Camps"), "view"),
+    ("camps:children", gettext_noop("Children approaching 15 and 18"), "protection"),
 ]

@@ -1,8 +1,8 @@
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext_noop
 
 NAV = [
-    ("coordination:dashboard", N_("Common picture"), "view"),
-    ("coordination:sitrep", N_("Situation report"), "view"),
-    ("coordination:meeting_list", N_("Working group"), "view"),
-    ("coordination:warnings", N_("Site warnings"), "view"),
+    ("coordination:dashboard", gettext_noop("Common picture"), "view"),
+    ("coordination:sitrep", gettext_noop("Situation report"), "view"),
+    ("coordination:meeting_list", gettext_noop("Working group"), "view"),
+    ("coordination:warnings", gettext_noop("Site warnings"), "view"),
 ]

@@ -97,7 +97,7 @@ def _danger_chart(user: Any, start: date, days: int, rtl: bool) -> str:
         return ""
     return line_chart({code: [v * 100 for v in vals] for code, vals in series.items()},
                       x_labels=[(start + timedelta(days=i)).isoformat() for i in range(days)], rtl=rtl,
-                      title=_("Danger estimate per site (% chance of falling per day)"))
+                      title=_("Danger estimate per site (chance of falling per day, in per cent)"))
 
 
 def sitrep_page(request: HttpRequest) -> HttpResponse:

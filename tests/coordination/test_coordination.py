@@ -283,3 +283,6 @@ def test_arabic_pages_render(world: Any, make_user: Any, client_for: Any) -> Non
         r = c.get(url)
         assert r.status_code == 200, url
         assert 'dir="rtl"' in r.content.decode()
+    # translated (the test scripts compile the catalogues)
+    assert "الصورة المشتركة" in c.get("/ar/coordination/").content.decode()
+    assert "تقرير الوضع اليومي" in c.get("/ar/coordination/sitrep/").content.decode()
