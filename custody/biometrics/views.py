@@ -133,11 +133,14 @@ def person_record(request: HttpRequest, ref: str) -> HttpResponse:
     captures = list(restrict(Capture.objects.filter(person=person), request.user).select_related("operator")) if images else []
     templates = list(restrict(BiometricTemplate.objects.filter(person=person), request.user).defer("data")) if images else []
     idents = list(restrict(Identification.objects.filter(person=person), request.user).select_related("linked_person"))
+    # Links run both ways: someone enrolled later may have been found to be this man.
+    linked_from = [i.person for i in restrict(Identification.objects.filter(linked_person=person), request.user)
+                   .select_related("person") if i.person is not None]
     verifs = list(restrict(Verification.objects.filter(person=person), request.user).select_related("operator"))
     audit.record(request, "bio_person_record", obj=person, images=images)
     return render(request, "biometrics/person.html", {
         "person": person, "images": images, "enrolments": enrolments, "captures": captures, "templates": templates,
-        "identifications": idents, "verifications": verifs, "can_export": images and can(request.user, "export"),
+        "identifications": idents, "verifications": verifs, "linked_from": linked_from, "can_export": images and can(request.user, "export"),
         "page_classification": 2,
     })
 
