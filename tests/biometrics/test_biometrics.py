@@ -137,6 +137,8 @@ def test_second_enrolment_of_the_same_man_links_him(world, samples, client_for, 
     req = RequestFactory().get("/")
     req.user = world["mil_clerk"]
     assert world["a"].ref in person_section(req, world["b"])
+    assert world["b"].ref in person_section(req, world["a"])
+    assert world["b"].ref.encode() in client_for(world["mil_clerk"]).get(f"/biometrics/person/{world['a'].ref}/").content
 
 
 def test_bad_input_is_refused_with_a_clear_message_and_nothing_stored(world, samples, client_for, api_for) -> None:
