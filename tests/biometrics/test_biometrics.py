@@ -293,6 +293,8 @@ def test_cli_import_export_and_drop_folder(world, samples, tmp_path, capsys) -> 
     assert Enrolment.objects.filter(person=world["a"], source="drop", station="DROP-1").count() == 1
     assert not Enrolment.objects.filter(person=world["b"]).exists()
     assert (drop / "processed" / f"{world['a'].ref}_02.png").exists()
+    call_command("bio", "identify", "--finger", f"2={tmp_path / 'f2.png'}", "--user", world["fbi_analyst"].username, "--json")
+    assert AuditEvent.objects.filter(action="cli_bio_search", username=world["fbi_analyst"].username).exists()
     assert "not a readable image" in (drop / "refused" / f"{world['b'].ref}.reason.txt").read_text()
 
 

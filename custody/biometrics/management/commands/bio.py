@@ -15,6 +15,7 @@ from django.core.management.base import CommandError, CommandParser
 from rich.console import Console
 from rich.table import Table
 
+from custody.core import audit
 from custody.core.commands import CustodyCommand
 from custody.core.errors import RuleError
 from custody.engines.biometrics import ansi_nist, calibration
@@ -169,6 +170,7 @@ class Command(CustodyCommand):
         enrolment = services.enrol(user, person, face=_read(opts["face"]) if opts["face"] else None,
                                    fingers=_finger_args(opts["finger"]), station=opts["station"],
                                    accept_low_quality=opts["accept_low_quality"])
+        audit.record(None, "cli_bio_enrol", obj=enrolment, user=user, person=person.ref)
         self.console.print(f"enrolled {person.ref} (enrolment {enrolment.pk})")
         self._show_identification(enrolment.identification)
 
@@ -178,6 +180,7 @@ class Command(CustodyCommand):
         user = self._user(opts)
         ident = services.search(user, face=_read(opts["face"]) if opts["face"] else None,
                                 fingers=_finger_args(opts["finger"]), station=opts["station"])
+        audit.record(None, "cli_bio_search", obj=ident, user=user, candidates=[c["person_ref"] for c in ident.candidates])
         self._show_identification(ident, opts["json"])
 
     def do_verify(self, opts: dict[str, Any]) -> None:
@@ -194,6 +197,7 @@ class Command(CustodyCommand):
             (pos, data), = _finger_args([opts["finger"]]).items()
             v = services.verify(user, person, modality="finger", image=data, position=pos, station=opts["station"],
                                 handover_ref=opts["handover"])
+        audit.record(None, "cli_bio_verify", obj=v, user=user, person=person.ref, passed=v.passed)
         self.console.print(f"{person.ref}: {'PASS' if v.passed else 'FAIL'} (score {v.score:.3f}, threshold {v.threshold:.3f})")
         if not v.passed:
             raise CommandError(f"verification failed for {person.ref}")
@@ -206,6 +210,7 @@ class Command(CustodyCommand):
             user = self._user(opts)
             enrolment = services.import_transaction(user, data, person=self._person(user, opts["person"], "change"),
                                                     station=opts["station"])
+            audit.record(None, "cli_bio_import", obj=enrolment, user=user)
             self._show_identification(enrolment.identification)
             return
         tx = ansi_nist.import_transaction(data)
@@ -229,8 +234,9 @@ class Command(CustodyCommand):
             from custody.biometrics import services
 
             user = self._user(opts)
-            data = services.export_person(user, self._person(user, opts["person"]), destination=opts["dai"],
-                                          originating=opts["ori"], tot=opts["tot"])
+            person = self._person(user, opts["person"])
+            data = services.export_person(user, person, destination=opts["dai"], originating=opts["ori"], tot=opts["tot"])
+            audit.record(None, "cli_bio_export", obj=person, user=user, bytes=len(data))
         else:
             faces = []
             if opts["face"]:
