@@ -91,8 +91,28 @@ def import_map(request: HttpRequest, token: str) -> HttpResponse:
 
 def batch_list(request: HttpRequest) -> HttpResponse:
     _require_import(request)
-    batches = restrict(ImportBatch.objects.select_related("user"), request.user)
+    from django.db.models import Count, Q
+
+    batches = restrict(ImportBatch.objects.select_related("user"), request.user).annotate(
+        taken_in=Count("people", filter=Q(people__current_facility__isnull=False)))
     return render(request, "registry/batch_list.html", {"batches": batches[:100], "page_classification": 1})
+
+
+@require_POST
+def batch_intake(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_import(request)
+    batch = restrict(ImportBatch.objects.all(), request.user, "import").filter(pk=pk).first()
+    if batch is None:
+        raise Http404
+    try:
+        n = importer.record_intake(batch, user=request.user)
+    except RuleError as exc:
+        audit.record(request, "import_intake", obj=batch, outcome="denied", reason=exc.message)
+        messages.error(request, exc.message)
+    else:
+        audit.record(request, "import_intake", obj=batch, events=n)
+        messages.success(request, _("Intake recorded in the custody ledger: %(n)d events.") % {"n": n})
+    return redirect("registry:batch_list")
 
 
 @require_POST

@@ -341,6 +341,7 @@ def commit(table: Table, mapping: dict[str, str], parsed: list[ParsedRow], *, us
                 capture_date=v.get("capture_date_parsed"), capture_place=v.get("capture_place", ""),
                 next_of_kin_name=v.get("next_of_kin", ""), risk_tier=int(v["risk_tier"]) if v.get("risk_tier") else None,
                 originating_agency=getattr(user, "agency", None), import_batch=batch,
+                declared_facility=facilities.get(v.get("facility", "")),
             ))
         Person.objects.bulk_create(people, batch_size=2000)
         people = list(Person.objects.filter(import_batch=batch).order_by("ref"))
@@ -364,11 +365,30 @@ def commit(table: Table, mapping: dict[str, str], parsed: list[ParsedRow], *, us
         Identifier.objects.bulk_create(idents, batch_size=2000)
         Nationality.objects.bulk_create(nats, batch_size=2000, ignore_conflicts=True)
         reindex_people([p.pk for p in people])
-        facility_of = {p.pk: facilities[row.values["facility"]] for p, row in zip(people, parsed, strict=True) if row.values.get("facility")}
-        from custody.registry.signals import people_imported
-
-        people_imported.send(sender=ImportBatch, batch=batch, people=people, facility_of=facility_of, user=user)
     return batch
+
+
+def record_intake(batch: Any, *, user: Any, when: Any = None) -> int:
+    """Record in the custody ledger that the batch's people are physically held where the roster
+    says: a `registered` and an `intake` event each. From then on the import can no longer be undone."""
+    from django.utils import timezone
+
+    from custody.core.errors import RuleError
+    from custody.ledger.services import record_events_bulk
+    from custody.ledger.specs import EventSpec
+
+    if batch.undone_at:
+        raise RuleError("This import was undone; there is nobody to take in.")
+    people = list(batch.people.filter(current_facility__isnull=True).select_related("declared_facility"))
+    missing = [p.ref for p in people if p.declared_facility_id is None]
+    if missing:
+        raise RuleError(f"{len(missing)} people of this import name no facility (first: {', '.join(missing[:5])}); record their intake one by one.")
+    when = when or timezone.now()
+    specs = []
+    for p in people:
+        specs.append(EventSpec(kind="registered", person=p.pk, occurred_at=when, reason=f"roster import {batch.pk}", idempotency_id=f"import-{batch.pk}-reg-{p.pk}"))
+        specs.append(EventSpec(kind="intake", person=p.pk, occurred_at=when, facility=p.declared_facility_id, reason=f"roster import {batch.pk}", idempotency_id=f"import-{batch.pk}-intake-{p.pk}"))
+    return record_events_bulk(specs, user=user)
 
 
 def undo(batch: Any, *, user: Any) -> int:
@@ -389,7 +409,8 @@ def undo(batch: Any, *, user: Any) -> int:
         except (ProtectedError, RestrictedError) as exc:
             kinds = sorted({o._meta.verbose_name for o in list(exc.protected_objects if hasattr(exc, 'protected_objects') else exc.restricted_objects)[:50]})
             raise RuleError(
-                "This import cannot be undone: other records now depend on its people (" + ", ".join(str(k) for k in kinds) + ")."
+                "This import cannot be undone: other records now depend on its people (" + ", ".join(str(k) for k in kinds) + "). "
+                "Custody events are never deleted; correct them in the ledger instead."
             ) from exc
         ImportBatch.objects.filter(pk=batch.pk).update(undone_at=timezone.now(), undone_by=user)
     return n

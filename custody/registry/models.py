@@ -175,6 +175,9 @@ class Person(Releasable):
     custody_status = models.CharField(_("custody status"), max_length=20, blank=True, db_index=True)
     custodians_ever = models.ManyToManyField("accounts.Agency", blank=True, related_name="+", verbose_name=_("custodians, past and present"))
     import_batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="people")
+    # Where the source roster says the person is. Custody itself (current_facility) starts only when a
+    # clerk records the intake in the ledger.
+    declared_facility = models.ForeignKey(Facility, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("facility named by the source"))
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -14,4 +14,5 @@ urlpatterns = [
     path("import/<str:token>/map/", import_views.import_map, name="import_map"),
     path("import/batches/", import_views.batch_list, name="batch_list"),
     path("import/batches/<int:pk>/undo/", import_views.batch_undo, name="batch_undo"),
+    path("import/batches/<int:pk>/intake/", import_views.batch_intake, name="batch_intake"),
 ]
