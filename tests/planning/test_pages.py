@@ -185,3 +185,16 @@ def test_api_scenario_plan_vehicles_outcome(registry, planner_user, api_for, imm
     assert resp.status_code == 200 and resp.json()["moved"] == v["manifest"][:1]
     bad = api.post("/api/planning/scenarios/", {"source": "file", "scenario": {"format": "nope"}}, format="json")
     assert bad.status_code == 400 and bad.json()["rule"] == "schema"
+
+
+def test_pages_in_arabic_read_right_to_left(registry, planner_user, client_for) -> None:
+    from django.core.management import call_command
+
+    call_command("compilemessages", locale=["ar"], verbosity=0)
+    client = client_for(planner_user)
+    client.post("/planning/", {"kind": "registry", "days": 6})
+    page = client.get("/ar/planning/").content.decode()
+    assert 'dir="rtl"' in page and "خطط النقل" in page and "من السجل" in page
+    sc = PlanningScenario.objects.get()
+    detail = client.get(f"/ar/planning/scenarios/{sc.pk}/").content.decode()
+    assert "الافتراضات" in detail and "تقدير الخطورة لكل يوم" in detail
