@@ -58,6 +58,10 @@ def import_map(request: HttpRequest, token: str) -> HttpResponse:
     _require_import(request)
     meta = request.session.get(f"import_{token}")
     path = _upload_path(token)
+    if request.method == "POST" and request.session.get(f"import_done_{token}"):
+        # A retried or double-submitted Import button: the upload was committed once, never twice.
+        messages.info(request, _("This file was already imported."))
+        return redirect("registry:batch_list")
     if not meta or not path.exists():
         raise Http404
     table = importer.read_table(path.read_bytes(), meta["name"])
@@ -74,10 +78,23 @@ def import_map(request: HttpRequest, token: str) -> HttpResponse:
             codes = set(restrict(Facility.objects.all(), request.user).values_list("code", flat=True))
             parsed, errors = importer.validate(table, mapping, codes)
             if not errors and request.POST.get("action") == "commit":
-                batch = importer.commit(table, mapping, parsed, user=request.user, source=meta.get("source", ""))
+                # Claim the upload before writing: rename is atomic, so of two concurrent submits of the
+                # same form only one commits; the other finds the file gone.
+                claimed = path.with_name(f"{token}.committing")
+                try:
+                    path.rename(claimed)
+                except FileNotFoundError:
+                    messages.info(request, _("This file was already imported."))
+                    return redirect("registry:batch_list")
+                try:
+                    batch = importer.commit(table, mapping, parsed, user=request.user, source=meta.get("source", ""))
+                except BaseException:
+                    claimed.rename(path)
+                    raise
                 audit.record(request, "import", obj=batch, file=table.file_name, sha256=table.sha256, rows=len(parsed))
-                path.unlink(missing_ok=True)
+                claimed.unlink(missing_ok=True)
                 del request.session[f"import_{token}"]
+                request.session[f"import_done_{token}"] = batch.pk
                 messages.success(request, _("Imported %(n)d people from %(f)s.") % {"n": len(parsed), "f": table.file_name})
                 return redirect("registry:batch_list")
             if errors:
