@@ -1,5 +1,5 @@
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext_noop
 
 NAV = [
-    ("matching:queue", N_("Matches"), "adjudicate"),
+    ("matching:queue", gettext_noop("Matches"), "adjudicate"),
 ]
