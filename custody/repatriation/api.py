@@ -195,11 +195,12 @@ class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
 
         return _run(request, "repatriation_outreach", go, object_type="repatriation.countryfile", object_id=code)
 
-    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["csv", "xlsx", "pdf"]), OpenApiParameter("lang", str)])
+    # `fmt`, not `format`: DRF reserves ?format= for choosing its own renderer.
+    @extend_schema(parameters=[OpenApiParameter("fmt", str, enum=["csv", "xlsx", "pdf"]), OpenApiParameter("lang", str)])
     @action(detail=True, methods=["get"], url_path="export")
     def export(self, request: Request, code: str | None = None) -> Any:
         code = self._code(code)
-        fmt = request.query_params.get("format", "csv")
+        fmt = request.query_params.get("fmt", "csv")
         lang = "ar" if request.query_params.get("lang", "en").startswith("ar") else "en"
         try:
             data, ctype, name, exp = exports.render(request.user, code, fmt, lang)

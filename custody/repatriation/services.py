@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -15,7 +15,7 @@ from custody.cases.services import trial_pending
 from custody.core.access import can, restrict
 from custody.core.errors import RuleError
 from custody.registry.countries import country_name, is_country_code
-from custody.registry.models import Person, PopulationGroup
+from custody.registry.models import Nationality, Person, PopulationGroup
 from custody.repatriation.models import (
     PREREQUISITES,
     TERMINAL,
@@ -61,7 +61,9 @@ def nationals(user: Any, code: str) -> QuerySet[Person]:
     code = normalise_code(code)
     qs = restrict(Person.objects.filter(group=PopulationGroup.DETAINEE, nationalities__country=code), user)
     qs = qs.filter(Q(current_facility__isnull=False) | Q(repatriations__country=code))
-    return qs.annotate(n_nationalities=Count("nationalities", distinct=True)).distinct()
+    # Counted in a subquery: the join above is already narrowed to this one country.
+    count = Nationality.objects.filter(person=OuterRef("pk")).values("person").annotate(c=Count("id")).values("c")
+    return qs.annotate(n_nationalities=Subquery(count)).distinct()
 
 
 def board(user: Any) -> list[dict[str, Any]]:
