@@ -5,7 +5,10 @@
 
 Prints each figure and its ratio against a baseline measured in the same run on the same bytes.
 Requirements (issue 3): verify <= 2x plain SHA-256 over the same bytes; an inclusion proof < 10 ms
-at a million events. The Django append rates (SQLite, PostgreSQL) are in bench/ledger_db.py.
+at a million events; >= 1,000 appended events/s through the Django services on SQLite and PostgreSQL:
+
+    .venv/bin/python bench/ledger.py --db sqlite
+    .venv/bin/python bench/ledger.py --db postgres
 """
 
 from __future__ import annotations
@@ -178,5 +181,118 @@ def main() -> None:
     print(f"leaf hashing of the same events:       {t_leaf:.3f} s = {n / t_leaf:,.0f} events/s")
 
 
+# ---------------------------------------------------------------- database appends (Django)
+
+DB_DOC = """Append rate through custody.ledger.services on a fresh database, one process:
+  .venv/bin/python bench/ledger.py --db sqlite --people 2000
+  .venv/bin/python bench/ledger.py --db postgres --people 2000   (needs PostgreSQL at 127.0.0.1:5432)
+"""
+
+
+def db_bench(vendor: str, people: int, single: int) -> None:
+    import subprocess
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
+    if vendor == "sqlite":
+        url = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    else:
+        import psycopg
+
+        name = f"ledger_bench_{os.getpid()}"
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = f"postgres://postgres@127.0.0.1:5432/{name}"
+    env = {**os.environ, "DATABASE_URL": url, "CUSTODY_VAR_DIR": str(tmp), "DJANGO_SETTINGS_MODULE": "custody.settings"}
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "custody", "migrate", "-v", "0"], env=env, cwd=root, check=True)
+    subprocess.run([sys.executable, __file__, "--db-child", "--people", str(people), "--single", str(single)],
+                   env=env, cwd=root, check=True)
+    if vendor == "postgres":
+        import psycopg
+
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def db_child(people: int, single: int) -> None:
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from custody.accounts.models import Agency
+    from custody.ledger.services import record_event, record_events_bulk, verify_ledger
+    from custody.ledger.specs import EventSpec
+    from custody.registry.models import Facility, Person
+
+    agencies = {c: Agency.objects.create(code=c, name=c, is_custodian=True) for c in ("SDF", "MIL", "IRQ")}
+    from custody.accounts.models import User
+
+    officers = {c: User.objects.create_user(username=f"{c.lower()}.clerk", password="x" * 16, agency=a, role="clerk")
+                for c, a in agencies.items()}
+    prison = Facility.objects.create(code="HSK", name="Hasakah", kind="prison", country="SY", custodian=agencies["SDF"])
+    biap = Facility.objects.create(code="BIAP", name="BIAP", kind="receiving", country="IQ", custodian=agencies["IRQ"])
+    Person.objects.bulk_create([Person(ref=f"P-{i:06d}", display_name=f"Person {i}") for i in range(people + single)])
+    ids = list(Person.objects.order_by("ref").values_list("pk", flat=True))
+    t0 = datetime(2026, 1, 5, tzinfo=UTC)
+    specs = []
+    for n, pid in enumerate(ids[:people]):
+        m = f"M-{n // 40:04d}"
+        t = t0 + timedelta(minutes=n)
+        specs += [
+            EventSpec("registered", pid, t),
+            EventSpec("intake", pid, t + timedelta(minutes=1), facility=prison.pk),
+            EventSpec("manifested", pid, t + timedelta(hours=1), manifest=m, to_facility=biap.pk,
+                      expected_arrival=t + timedelta(hours=5)),
+            EventSpec("handed_over", pid, t + timedelta(hours=2), custodian=agencies["MIL"].pk,
+                      sending_officer=officers["SDF"].pk, receiving_officer=officers["MIL"].pk, identity_check="match"),
+            EventSpec("departed", pid, t + timedelta(hours=3), facility=prison.pk, manifest=m),
+            EventSpec("arrived", pid, t + timedelta(hours=4), facility=biap.pk, manifest=m),
+            EventSpec("handed_over", pid, t + timedelta(hours=4, minutes=10), custodian=agencies["IRQ"].pk,
+                      sending_officer=officers["MIL"].pk, receiving_officer=officers["IRQ"].pk, identity_check="match"),
+        ]
+    start, cpu0 = time.perf_counter(), time.process_time()
+    if os.environ.get("LEDGER_BENCH_PROFILE"):
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        n = prof.runcall(record_events_bulk, specs)
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+    else:
+        n = record_events_bulk(specs)
+    bulk, bulk_cpu = time.perf_counter() - start, time.process_time() - cpu0
+    print(f"{connection.vendor}: record_events_bulk {n:,} events ({people:,} people x 7 kinds, rules, projection, "
+          f"registry fields, signed checkpoints): {bulk:.2f} s = {n / bulk:,.0f} events/s"
+          f" (this process's CPU {bulk_cpu:.2f} s = {n / bulk_cpu:,.0f} events per CPU second)")
+    start, cpu0 = time.perf_counter(), time.process_time()
+    for pid in ids[people:]:
+        record_event(EventSpec("intake", pid, t0, facility=prison.pk))
+    one, one_cpu = time.perf_counter() - start, time.process_time() - cpu0
+    print(f"{connection.vendor}: record_event one at a time, one transaction each: {single:,} events in {one:.2f} s"
+          f" = {single / one:,.0f} events/s (CPU {one_cpu:.2f} s = {single / one_cpu:,.0f} per CPU second)")
+    start = time.perf_counter()
+    result = verify_ledger()
+    print(f"{connection.vendor}: custody ledger verify of {result.size:,} events: {time.perf_counter() - start:.2f} s, "
+          f"ok={result.ok}")
+
+
 if __name__ == "__main__":
-    main()
+    if "--db-child" in sys.argv:
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--db-child", action="store_true")
+        ap.add_argument("--people", type=int, default=2000)
+        ap.add_argument("--single", type=int, default=500)
+        a = ap.parse_args()
+        db_child(a.people, a.single)
+    elif "--db" in sys.argv:
+        ap = argparse.ArgumentParser(description=DB_DOC)
+        ap.add_argument("--db", choices=["sqlite", "postgres"], required=True)
+        ap.add_argument("--people", type=int, default=2000)
+        ap.add_argument("--single", type=int, default=500)
+        a = ap.parse_args()
+        db_bench(a.db, a.people, a.single)
+    else:
+        main()

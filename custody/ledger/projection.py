@@ -123,6 +123,9 @@ def check_rules(state: State, step: Step, *, person: str, names: dict[str, Any])
                 % {"person": person, "status": status}, rule="movable")
         if kind == "manifested" and not step.manifest:
             raise RuleError(_("Rule 'a manifest has a reference': give the sortie or convoy manifest."), rule="manifest")
+        if kind == "manifested" and state.manifest == step.manifest:
+            raise RuleError(_("Rule 'one place on a manifest': %(person)s is already on manifest %(manifest)s.")
+                            % {"person": person, "manifest": step.manifest}, rule="manifest")
         if kind in {"moved", "hospitalised", "transferred_to_court"}:
             _need_facility(step, person)
         return

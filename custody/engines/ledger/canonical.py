@@ -26,40 +26,38 @@ def _check(value: Any, path: str) -> bool:
     """Validate `value`; return True when some object key is outside the BMP.
 
     Python sorts keys by code point and JCS by UTF-16 code unit; the two orders differ only when a
-    key holds a character above U+FFFF, so only then do we pay for an explicit re-sort.
+    key holds a character above U+FFFF, so only then do we pay for an explicit re-sort. Strings are
+    not inspected here: a lone surrogate fails the final UTF-8 encoding instead. The walk is
+    iterative and type-exact because it runs for every appended event.
     """
     astral = False
-    if value is None or isinstance(value, bool | str):
-        if isinstance(value, str):
-            _check_string(value, path)
-        return False
-    if isinstance(value, int):
-        if abs(value) > MAX_SAFE_INTEGER:
-            raise CanonicalJSONError(f"{path}: integer {value} is outside the exactly representable range")
-        return False
-    if isinstance(value, float):
-        raise CanonicalJSONError(f"{path}: floats have no canonical form here; use an integer or a string")
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise CanonicalJSONError(f"{path}: object key {key!r} is not a string")
-            _check_string(key, path)
-            if any(ord(c) > 0xFFFF for c in key):
-                astral = True
-            astral |= _check(item, f"{path}.{key}")
-        return astral
-    if isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            astral |= _check(item, f"{path}[{i}]")
-        return astral
-    raise CanonicalJSONError(f"{path}: {type(value).__name__} is not a JSON value")
-
-
-def _check_string(value: str, path: str) -> None:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise CanonicalJSONError(f"{path}: string is not valid Unicode (lone surrogate)") from exc
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        v, where = stack.pop()
+        t = type(v)
+        if t is str or t is bool or v is None:
+            continue
+        if t is int:
+            if -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+                continue
+            raise CanonicalJSONError(f"{where}: integer {v} is outside the exactly representable range")
+        if t is dict or (t is not list and isinstance(v, Mapping)):
+            for key, item in v.items():
+                if type(key) is not str:
+                    raise CanonicalJSONError(f"{where}: object key {key!r} is not a string")
+                if not key.isascii() and any(ord(c) > 0xFFFF for c in key):
+                    astral = True
+                stack.append((item, where + "." + key))
+            continue
+        if t is list or t is tuple:
+            stack.extend((item, f"{where}[{i}]") for i, item in enumerate(v))
+            continue
+        if isinstance(v, float):
+            raise CanonicalJSONError(f"{where}: floats have no canonical form here; use an integer or a string")
+        if isinstance(v, str | int):  # subclasses (enums...): encode as their plain value
+            continue
+        raise CanonicalJSONError(f"{where}: {t.__name__} is not a JSON value")
+    return astral
 
 
 def _utf16_sorted(value: Any) -> Any:
@@ -73,12 +71,15 @@ def _utf16_sorted(value: Any) -> Any:
 
 def canonical_json(value: Any) -> bytes:
     """Return the canonical UTF-8 bytes of `value` (sorted keys, no whitespace, no escapes beyond JSON's)."""
-    if _check(value, "$"):
-        # Keys are already in UTF-16 order; sort_keys would re-sort them by code point.
-        return json.dumps(
-            _utf16_sorted(value), ensure_ascii=False, allow_nan=False, separators=(",", ":")
-        ).encode("utf-8")
-    return _encoder.encode(value).encode("utf-8")
+    try:
+        if _check(value, "$"):
+            # Keys are already in UTF-16 order; sort_keys would re-sort them by code point.
+            text = json.dumps(_utf16_sorted(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        else:
+            text = _encoder.encode(value)
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise CanonicalJSONError("a string is not valid Unicode (lone surrogate)") from exc
 
 
 def is_canonical(data: bytes) -> bool:
