@@ -90,18 +90,22 @@ def child_of_evidence(child: Person, child_names: list[ParsedName], parent_names
                 continue
             family_sim = _sim(c.family, par.family)
             lineage_sim = _sim(c.grandfather, par.father)
-            second = max(family_sim, lineage_sim)
-            if second < AGREE:
+            # the nasab is a chain: a child's grandfather is the parent's father. Where both names carry
+            # that link and it disagrees, the shared names are a coincidence (Hamid/Hammad share a skeleton).
+            if c.grandfather is not None and par.father is not None and lineage_sim < AGREE:
                 continue
-            score = round((father_sim + second) / 2, 3)
+            if max(family_sim, lineage_sim) < AGREE:
+                continue
+            agreeing = [father_sim] + [x for x in (family_sim, lineage_sim) if x >= AGREE]
+            score = round(sum(agreeing) / len(agreeing) * (1.0 if len(agreeing) == 3 else 0.9), 3)
             if score <= best[0]:
                 continue
             ev = []
             father_tok = parts(recorded_father).given if via_field and recorded_father else c.father
             ev.append(_("father's name %(a)s ≈ given name %(b)s (%(s).2f)") % {"a": father_tok.text, "b": par.given.text, "s": father_sim})  # type: ignore[union-attr]
-            if family_sim >= lineage_sim:
+            if family_sim >= AGREE:
                 ev.append(_("family name %(a)s ≈ %(b)s (%(s).2f)") % {"a": c.family.text, "b": par.family.text, "s": family_sim})  # type: ignore[union-attr]
-            else:
+            if lineage_sim >= AGREE:
                 ev.append(_("grandfather's name %(a)s ≈ father's name %(b)s (%(s).2f)") % {"a": c.grandfather.text, "b": par.father.text, "s": lineage_sim})  # type: ignore[union-attr]
             best = (score, ev)
     return best
@@ -114,6 +118,8 @@ def sibling_evidence(a_names: list[ParsedName], b_names: list[ParsedName]) -> tu
         for bn in b_names:
             b = parts(bn)
             fs, fam = _sim(a.father, b.father), _sim(a.family, b.family)
+            if a.grandfather is not None and b.grandfather is not None and _sim(a.grandfather, b.grandfather) < AGREE:
+                continue  # brothers and sisters share the grandfather too
             if fs >= AGREE and fam >= AGREE and _sim(a.given, b.given) < 0.95:
                 score = round((fs + fam) / 2 * 0.9, 3)  # a shared father's and family name is common: weaker than a nasab
                 if score > best[0]:

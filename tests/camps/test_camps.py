@@ -312,4 +312,4 @@ def test_arabic_pages_render(camp_world: Any, make_user: Any, client_for: Any) -
         assert 'dir="rtl"' in r.content.decode()
     # translated (the test scripts compile the catalogues)
     assert "المقيمون الحاضرون" in c.get("/ar/camps/").content.decode()
-    assert "الأطفال الذين يقتربون من سن 15 و18" in c.get("/ar/camps/children/").content.decode()
+    assert "الأطفال الذين يقتربون من 15 و18 عاماً" in c.get("/ar/camps/children/").content.decode()
