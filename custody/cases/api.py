@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from django.http import FileResponse, Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -209,7 +210,7 @@ def _person(request: Request, ref: str) -> Person:
 def _recipient(code: str) -> Recipient:
     r = Recipient.objects.filter(code=code).first()
     if r is None:
-        raise RuleError(f"No recipient has the code {code}.", field="recipient")
+        raise RuleError(_("No recipient has the code %(code)s.") % {"code": code}, field="recipient")
     return r
 
 
@@ -252,13 +253,14 @@ class ItemViewSet(_ViewRestricted):
             people = list(restrict(Person.objects.filter(ref__in=d["people"]), request.user))
             missing = sorted(set(d["people"]) - {p.ref for p in people})
             if missing:
-                raise RuleError(f"No person you may see has the reference(s) {', '.join(missing)}.", field="people")
+                raise RuleError(_("No person you may see has the reference(s) %(refs)s.") % {"refs": ", ".join(missing)}, field="people")
             files = []
             for f in d["attachments"]:
                 try:
                     files.append((f["name"], base64.b64decode(f["content_base64"], validate=True)))
                 except (binascii.Error, ValueError) as exc:
-                    raise RuleError(f"Attachment {f['name']!r}: content_base64 is not valid base64.", field="attachments") from exc
+                    raise RuleError(_("Attachment “%(name)s”: content_base64 is not valid base64.") % {"name": f["name"]},
+                                    field="attachments") from exc
             item = services.create_item(request.user, kind=d["kind"], title=d["title"], source=d["source"], people=people, body=d["body"],
                                         item_date=d["item_date"], classification=d["classification"], release_all=d["release_all"],
                                         releasable_to=d["releasable_to"], nations=d["nations"], attachments=files)
@@ -296,7 +298,8 @@ class ItemViewSet(_ViewRestricted):
                 try:
                     name, data = d["name"], base64.b64decode(d["content_base64"], validate=True)
                 except (binascii.Error, ValueError) as exc:
-                    raise RuleError("content_base64 is not valid base64.", field="content_base64") from exc
+                    raise RuleError(_("Attachment “%(name)s”: content_base64 is not valid base64.") % {"name": d["name"]},
+                                    field="content_base64") from exc
             att = services.add_attachment(request.user, item, name, data)
             audit.record(request, "attachment_add", obj=att, item=item.ref, sha256=att.sha256, via="api")
             return Response(AttachmentOut(att).data, status=status.HTTP_201_CREATED)
@@ -325,7 +328,7 @@ class ItemViewSet(_ViewRestricted):
             if d["attachment"]:
                 att = item.attachments.filter(pk=d["attachment"]).first()
                 if att is None:
-                    raise RuleError(f"Item {item.ref} has no file #{d['attachment']}.", field="attachment")
+                    raise RuleError(_("Item %(ref)s has no file #%(id)s.") % {"ref": item.ref, "id": d["attachment"]}, field="attachment")
             if att is not None and att.is_image:
                 copy = services.redact_image(request.user, item, att, [tuple(r) for r in d["regions"]], reason=d["reason"])
             else:
@@ -393,7 +396,7 @@ class DisclosureViewSet(_ViewRestricted):
         def fn(r: DisclosureRequest, d: dict[str, Any]) -> DisclosureRequest:
             copies = list(restrict(RedactedCopy.objects.filter(pk__in=d["redactions"], item=r.item), request.user))
             if len(copies) != len(set(d["redactions"])):
-                raise RuleError(f"Some redacted copies are not copies of item {r.item.ref}.", field="redactions")
+                raise RuleError(_("Some redacted copies are not copies of item %(ref)s.") % {"ref": r.item.ref}, field="redactions")
             return services.approve(request.user, r, d["reason"], copies)
 
         return self._decide(request, "approve", fn)

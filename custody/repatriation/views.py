@@ -47,7 +47,7 @@ def board(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "held_chart": bar_chart([(country_name(r["code"]), r["held"]) for r in top], rtl=rtl, title=_("Nationals held, by country")),
         "progress_chart": bar_chart([(country_name(r["code"]), r["progress"]) for r in top], rtl=rtl,
-                                    title=_("Handed over, % of nationals"), value_format="{:.0f}%"),
+                                    title=_("Handed over (percent of nationals)"), value_format="{:.0f}%"),
         "page_classification": 1,
     })
 
