@@ -115,7 +115,6 @@ class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
 
     queryset = CountryFile.objects.all()
     lookup_field = "code"
-    lookup_value_regex = "[A-Za-z]{2}"
     serializer_class = ContactSerializer  # schema placeholder; responses are described per action
 
     def get_queryset(self) -> Any:
