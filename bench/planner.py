@@ -57,6 +57,7 @@ def one(scale: str, seed: int, time_limit: float, disrupt: bool) -> dict:
         # The bound for plans that keep days 0..4 as flown: what an oracle knowing the disruption
         # only when it happened could still achieve at best.
         lp_changed, _ = planner.lower_bound(changed, [v for v in plan.vehicles if v.day < day], day)
+        lp_changed = max(lp_changed, float(new.summary["lower_bound"]))  # the re-plan's solver bound, if higher
         fig = planner.evaluate(changed, new.vehicles)
         out["disruption"] = {
             "replan_wall": round(time.monotonic() - t1, 1),
