@@ -269,7 +269,10 @@ def solve(
     rounded: dict | None = None
     rounded_cost = math.inf
     if integer and warm_start and n:
+        t_round = time.monotonic()
         rounded, rounded_cost = _round_lp(m, params, n, f, c, sc, days, pats, types, hv)
+        # The fallback's time comes out of the programme's own budget.
+        params.time_limit = datetime.timedelta(seconds=max(1.0, time_limit - (time.monotonic() - t_round)))
     # The rounding is not passed to HiGHS as a hint: measured, HiGHS then stayed on it for the whole
     # time limit instead of finding the optimum it finds unaided.
     result = mathopt.solve(m, mathopt.SolverType.HIGHS, params=params)
@@ -382,15 +385,15 @@ def _round_lp(
     types: list[AirframeType],
     hv: dict,
 ) -> tuple[dict | None, float]:
-    """A feasible solution from the LP relaxation: round the airframe patterns and convoys down, give
-    the airframes and convoys left over to the largest fractions, allow each site the sorties those
-    patterns supply, then re-solve for the people counts with every vehicle fixed (an LP).
-
-    It costs two LPs and guards against HiGHS returning a poor incumbent at its time limit."""
+    """A feasible solution from the LP relaxation: round the airframe patterns down, give the airframes
+    left over to the largest fractions, then solve the programme with the patterns fixed (sorties and
+    convoys per site-day still integer). Guards against HiGHS returning a poor incumbent at its time
+    limit on the full programme."""
     ints = [v for v in m.variables() if v.integer]
     for v in ints:
         v.integer = False
     lp_params = mathopt.SolveParameters(time_limit=params.time_limit, highs=params.highs)
+    fix_params = mathopt.SolveParameters(time_limit=params.time_limit / 4, relative_gap_tolerance=0.005, highs=params.highs)
     try:
         lp = mathopt.solve(m, mathopt.SolverType.HIGHS, params=lp_params)
         if not lp.has_primal_feasible_solution():
@@ -413,28 +416,17 @@ def _round_lp(
                         spare -= 1
                 for key, cnt in base.items():
                     fixed[n[key]] = cnt
-        supply: dict[tuple[str, int], int] = defaultdict(int)
-        for (k, d, p), var in n.items():
-            for s_i in pats[k][p]:
-                supply[(sc.sites[s_i].id, d)] += int(fixed[var])
-        for key, var in f.items():
-            fixed[var] = min(math.ceil(val[var] - 1e-6), supply[key], int(var.upper_bound))
-        for d in days:
-            keys = [key for key in c if key[1] == d]
-            base = {key: math.floor(val[c[key]] + 1e-6) for key in keys}
-            spare = sc.convoys.per_day[d] - sum(base.values())
-            for key in sorted(keys, key=lambda key: -(val[c[key]] - base[key])):
-                if spare > 0 and val[c[key]] - base[key] > 1e-6:
-                    base[key] += 1
-                    spare -= 1
-            for key, cnt in base.items():
-                fixed[c[key]] = cnt
         saved = {var: (var.lower_bound, var.upper_bound) for var in fixed}
         for var, value in fixed.items():
             value = max(min(value, saved[var][1]), saved[var][0])
             var.lower_bound = var.upper_bound = value
+        # With the airframe patterns fixed, only sorties and convoys per site-day stay integer: a
+        # small programme HiGHS settles quickly.
+        for v in ints:
+            if v not in fixed:
+                v.integer = True
         try:
-            fixed_lp = mathopt.solve(m, mathopt.SolverType.HIGHS, params=lp_params)
+            fixed_lp = mathopt.solve(m, mathopt.SolverType.HIGHS, params=fix_params)
         finally:
             for var, (lo, hi) in saved.items():
                 var.lower_bound, var.upper_bound = lo, hi
