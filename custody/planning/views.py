@@ -18,7 +18,7 @@ from custody.core import audit
 from custody.core.access import can, get_restricted, restrict
 from custody.core.charts import bar_chart, line_chart
 from custody.core.errors import RuleError
-from custody.planning import services
+from custody.planning import labels, services
 from custody.planning.models import (
     OutcomeStatus,
     PlanDay,
@@ -138,12 +138,15 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run(request, pk)
     audit.record(request, "planning_run_view", obj=run)
     days = list(run.plan_days.all())
+    for d in days:
+        d.binding_text = labels.binding(d.binding)
     ctx = _ctx(run=run, days=days, scenario=run.scenario)
     if run.status == RunStatus.DONE:
         ctx.update(_charts(run, days))
         reasons: dict[str, int] = {}
         for u in run.unmoved:
-            reasons[u["reason"]] = reasons.get(u["reason"], 0) + 1
+            text = labels.reason(u["reason"])
+            reasons[text] = reasons.get(text, 0) + 1
         ctx["unmoved_reasons"] = sorted(reasons.items(), key=lambda kv: -kv[1])
         ctx["next_day"] = next((d.day for d in days if d.departures), 0)
         if run.parent_id:
