@@ -55,6 +55,7 @@ def site_map(sites: list[dict[str, Any]], *, width: int = 720, height: int = 460
                 continue
             x, y = xy(s["lat"], s["lon"])
             parts.append(f'<line x1="{x:.1f}" y1="{y:.1f}" x2="{hx:.1f}" y2="{hy:.1f}" stroke="#1f5f8b" stroke-dasharray="4 4" stroke-opacity=".5"/>')
+    taken: list[tuple[float, float, float, float]] = []  # label boxes already drawn (x0, y0, x1, y1)
     for s in sorted(placed, key=lambda s: -s.get("n", 0)):
         x, y = xy(s["lat"], s["lon"])
         colour = KIND_COLOUR.get(s.get("kind", ""), "#5b6573")
@@ -66,7 +67,10 @@ def site_map(sites: list[dict[str, Any]], *, width: int = 720, height: int = 460
             parts.append(f'<rect x="{x - r:.1f}" y="{y - r:.1f}" width="{2 * r:.1f}" height="{2 * r:.1f}" fill="{colour}" fill-opacity=".35" stroke="{colour}"/>')
         else:
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="{colour}" fill-opacity=".35" stroke="{colour}"/>')
-        parts.append(f'<text x="{x + r + 3:.1f}" y="{y + 4:.1f}" font-size="12"><title>{escape(s.get("name", ""))}</title>{escape(label)}</text>')
+        lx, ly = _free_spot(taken, x + r + 3, y + 4, 7.0 * len(label), 14)
+        if abs(ly - (y + 4)) > 2:  # moved off its site: a leader line keeps it attached
+            parts.append(f'<line x1="{x + r * 0.7:.1f}" y1="{y:.1f}" x2="{lx - 2:.1f}" y2="{ly - 4:.1f}" stroke="#8a94a0" stroke-width=".7"/>')
+        parts.append(f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="12" paint-order="stroke" stroke="#f3f6f9" stroke-width="3"><title>{escape(s.get("name", ""))}</title>{escape(label)}</text>')
     if legend:
         lx = pad
         for kind, text in legend.items():
@@ -75,3 +79,16 @@ def site_map(sites: list[dict[str, Any]], *, width: int = 720, height: int = 460
             lx += 20 + 7 * len(text)
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _free_spot(taken: list[tuple[float, float, float, float]], x: float, y: float, w: float, h: float) -> tuple[float, float]:
+    """The nearest vertical offset of a label that overlaps no label already placed (sites a few
+    kilometres apart would otherwise print on top of each other)."""
+    for step in range(0, 12):
+        dy = (step + 1) // 2 * h * (1 if step % 2 else -1) if step else 0.0
+        box = (x, y + dy - h + 3, x + w, y + dy + 3)
+        if not any(box[0] < t[2] and t[0] < box[2] and box[1] < t[3] and t[1] < box[3] for t in taken):
+            taken.append(box)
+            return x, y + dy
+    taken.append((x, y - h + 3, x + w, y + 3))
+    return x, y

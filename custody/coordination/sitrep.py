@@ -213,8 +213,16 @@ def charts(report: dict[str, Any], rtl: bool) -> dict[str, str]:
 def context(report: dict[str, Any], language: str) -> dict[str, Any]:
     rtl = language == "ar"
     return {"r": report, "charts": charts(report, rtl), "lang": language, "rtl": rtl, "page_classification": report["classification"],
-            "reasons": dict(DepartureReason.choices), "incident_kinds": dict(IncidentKind.choices),
+            "reasons": dict(DepartureReason.choices), "incident_kinds": dict(IncidentKind.choices), "discrepancy_kinds": _discrepancy_kinds(),
             "audience_name": report["audience_name_ar"] if rtl and report.get("audience_name_ar") else report["audience_name"]}
+
+
+def _discrepancy_kinds() -> dict[str, str]:
+    try:
+        from custody.ledger.models import DiscrepancyKind
+    except ImportError:
+        return {}
+    return {k: str(label) for k, label in DiscrepancyKind.choices}
 
 
 def render_html(report: dict[str, Any], language: str) -> str:
