@@ -279,7 +279,7 @@ def validate(table: Table, mapping: dict[str, str], facility_codes: set[str], to
         name = vals.get("name") or vals.get("name_ar") or ""
         if not name:
             err("name" if "name" in targets else "name_ar", "the name is empty")
-        elif script_of(name) == "unknown":
+        elif script_of(name) == "":  # no letters at all
             err("name" if vals.get("name") else "name_ar", f"“{name}” holds no letters of a known script")
         row.values.update(vals)
         try:
@@ -332,7 +332,7 @@ def commit(table: Table, mapping: dict[str, str], parsed: list[ParsedRow], *, us
             birth = v["birth"]
             latin = v.get("name", "")
             arabic = v.get("name_ar", "")
-            if latin and script_of(latin) == "arab" and not arabic:
+            if latin and script_of(latin) == "Arab" and not arabic:
                 latin, arabic = "", latin
             people.append(Person(
                 ref=ref, display_name=latin or arabic, display_name_ar=arabic, sex=v["sex"],
@@ -351,11 +351,11 @@ def commit(table: Table, mapping: dict[str, str], parsed: list[ParsedRow], *, us
             src = source or table.file_name
             parts = {k: v.get(k, "") for k in ("given", "father", "grandfather", "family", "kunya", "nisba")}
             if person.display_name and person.display_name != person.display_name_ar:
-                names.append(PersonName(person=person, script="latn" if script_of(person.display_name) == "latn" else "other", full=person.display_name, source=src, **parts))
+                names.append(PersonName(person=person, script="latn" if script_of(person.display_name) == "Latn" else "other", full=person.display_name, source=src, **parts))
             if person.display_name_ar:
                 names.append(PersonName(person=person, script="arab", full=person.display_name_ar, source=src))
             if v.get("alias"):
-                names.append(PersonName(person=person, script=script_of(v["alias"]) if script_of(v["alias"]) in {"arab", "latn"} else "other", full=v["alias"], source=src, is_alias=True))
+                names.append(PersonName(person=person, script={"Arab": "arab", "Latn": "latn"}.get(script_of(v["alias"]), "other"), full=v["alias"], source=src, is_alias=True))
             for kind, key in (("prisoner", "prisoner_number"), ("wristband", "wristband"), ("document", "document_number")):
                 if v.get(key):
                     idents.append(Identifier(person=person, kind=kind, value=v[key], value_norm=Identifier.normalise(v[key]), authority=getattr(user, "agency", None)))

@@ -78,7 +78,7 @@ def _people_for_unit(tokens: list[str], key: str) -> tuple[set[int], set[int]]:
 
 
 def _spelling(token: str) -> str:
-    return canonical_latin(token) if script_of(token) == "latn" else token
+    return canonical_latin(token) if script_of(token) == "Latn" else token
 
 
 def _rank(candidates: set[int], query_tokens: list[str], direct_hits: dict[int, int]) -> dict[int, float]:

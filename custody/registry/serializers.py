@@ -88,7 +88,7 @@ class PersonSerializer(serializers.ModelSerializer):
         if not names:
             from custody.engines.names.normalise import script_of
 
-            names = [{"script": "arab" if script_of(person.display_name) == "arab" else "latn", "full": person.display_name}]
+            names = [{"script": "arab" if script_of(person.display_name) == "Arab" else "latn", "full": person.display_name}]
             if person.display_name_ar:
                 names.append({"script": "arab", "full": person.display_name_ar})
         for n in names:
@@ -97,3 +97,25 @@ class PersonSerializer(serializers.ModelSerializer):
             Nationality.objects.create(person=person, country=c.upper())
         reindex_people([person.pk])
         return person
+
+    def update(self, instance: Person, validated: dict[str, Any]) -> Person:
+        """PATCH/PUT: `names` and `nationality_codes`, when given, replace the person's lists (DRF's
+        default update refuses nested writes with a 500)."""
+        from django.db import transaction
+
+        from custody.registry.search import reindex_people
+
+        names = validated.pop("names", None)
+        codes = validated.pop("nationality_codes", None)
+        with transaction.atomic():
+            instance = super().update(instance, validated)
+            if names is not None:
+                instance.names.all().delete()
+                for n in names:
+                    PersonName.objects.create(person=instance, **n)
+                reindex_people([instance.pk])
+            if codes is not None:
+                instance.nationalities.all().delete()
+                for c in dict.fromkeys(c.upper() for c in codes):
+                    Nationality.objects.create(person=instance, country=c)
+        return instance
