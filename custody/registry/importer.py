@@ -143,10 +143,12 @@ def read_table(data: bytes, file_name: str) -> Table:
         return _read_xlsx(data, file_name, sha)
     text, encoding = decode_bytes(data)
     try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+        delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t").delimiter
     except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
+        delimiter = ","
+    # Only the delimiter is taken from the sniffer: its guess of the quoting (doublequote=False) reads
+    # a malformed line such as `"Ali" Hassan` without complaint; Excel's quoting rules catch it.
+    reader = csv.reader(io.StringIO(text, newline=""), csv.excel, delimiter=delimiter, strict=True)
     rows: list[list[str]] = []
     try:
         for rec in reader:
