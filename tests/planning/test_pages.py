@@ -57,6 +57,10 @@ def test_solve_in_the_background_then_read_plan_day_and_pdf(registry, planner_us
     pdf = client.get(f"/planning/runs/{run.pk}/days/{first.day + 1}/manifests.pdf")
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
+    # The person's page shows the vehicle the plan puts him on.
+    ref = first.manifest[0]
+    person_page = client.get(f"/registry/people/{ref}/").content.decode()
+    assert f"on day {first.day + 1}" in person_page and first.vehicle_id in person_page
     # The keep-apart pair from the registry never shares a vehicle.
     for v in PlannedVehicle.objects.filter(run=run):
         assert not {"P-000002", "P-000004"} <= set(v.manifest)
