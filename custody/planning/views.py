@@ -148,10 +148,25 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             text = labels.reason(u["reason"])
             reasons[text] = reasons.get(text, 0) + 1
         ctx["unmoved_reasons"] = sorted(reasons.items(), key=lambda kv: -kv[1])
-        ctx["next_day"] = next((d.day for d in days if d.departures), 0)
+        ctx["next_day"] = _tomorrow(run, days)
         if run.parent_id:
             ctx["changes"] = _changes(run.parent, run)
     return render(request, "planning/run_detail.html", ctx)
+
+
+def _tomorrow(run: PlanRun, days: list[PlanDay]) -> int:
+    """Tomorrow's day of the plan when the scenario has a start date and tomorrow falls inside the
+    horizon; otherwise the first day anything leaves."""
+    import datetime
+
+    from django.utils import timezone
+
+    start = run.scenario.data.get("start_date")
+    if start:
+        k = (timezone.localdate() + datetime.timedelta(days=1) - datetime.date.fromisoformat(start)).days
+        if 0 <= k < run.scenario.days:
+            return k
+    return next((d.day for d in days if d.departures), 0)
 
 
 def _changes(old: PlanRun, new: PlanRun) -> list[dict[str, Any]]:
