@@ -22,10 +22,15 @@ from custody.camps.models import (
 )
 from custody.core import audit
 from custody.core.access import can, get_restricted, restrict
-from custody.core.api import RestrictedModelViewSet
+from custody.core.api import RestrictedModelViewSet, RestrictedViewSetMixin
 from custody.core.errors import RuleError
 from custody.core.idempotency import idempotent
 from custody.registry.models import Facility, FacilityKind, Household, Person, PopulationGroup, Relation
+
+
+class AttributedViewSet(RestrictedViewSetMixin, viewsets.ViewSet):
+    """A plain viewset whose changes are attributed to the caller in the change history, whatever the
+    authentication (the mixin sets the change context once DRF has authenticated)."""
 
 
 def refused(exc: RuleError) -> Response:
@@ -249,7 +254,7 @@ class FamilyLinkInput(serializers.Serializer):
     source = serializers.CharField(required=False, allow_blank=True)
 
 
-class FamilyLinkViewSet(viewsets.ViewSet):
+class FamilyLinkViewSet(AttributedViewSet):
     """Record a family link (relative is person's <relation>); refused if a child would be older than a parent."""
 
     @extend_schema(request=FamilyLinkInput)
@@ -266,7 +271,7 @@ class FamilyLinkViewSet(viewsets.ViewSet):
         return Response({"id": link.pk, "person": link.person.ref, "relative": link.relative.ref, "relation": link.relation}, status=201)
 
 
-class ChildrenViewSet(viewsets.ViewSet):
+class ChildrenViewSet(AttributedViewSet):
     """Children present in the camps who reach 15 or 18 in [from, to]; protection users only."""
 
     @extend_schema(parameters=[OpenApiParameter("from", str), OpenApiParameter("to", str), OpenApiParameter("camp", str)])
@@ -341,7 +346,7 @@ def _parse_day(value: Any) -> date | None:
     return day
 
 
-class TraceViewSet(viewsets.ViewSet):
+class TraceViewSet(AttributedViewSet):
     """Family tracing from a person: a detainee's family in the camps, or a resident's parent in custody."""
 
     lookup_field = "ref"

@@ -19,3 +19,18 @@ def person_section(request: Any, person: Any) -> str:
     return render_to_string("camps/_person_section.html", {
         "person": person, "movements": movements, "flags": flags, "is_resident": is_resident,
     }, request=request)
+
+
+def facility_section(request: Any, facility: Any) -> str:
+    """On a camp's facility page: who is there by the camp records, and the way to the camp's page."""
+    if facility.kind != "camp":
+        return ""
+    from custody.camps import services
+    from custody.registry.models import Person
+
+    people = restrict(Person.objects.all(), request.user)
+    census, missing = services.unaccounted(people, facility)
+    return render_to_string("camps/_facility_section.html", {
+        "camp": facility, "present": services.present(people, facility).count(),
+        "census": census, "unaccounted": missing.count() if census else None,
+    }, request=request)

@@ -76,6 +76,11 @@ def test_household_page_shows_members_both_scripts_and_links_from_both_sides(cam
     assert _audited("camp_read") == 1
 
 
+def test_camp_section_on_the_facility_page(camp_world: Any, make_user: Any, client_for: Any) -> None:
+    page = client_for(make_user("MFA", "viewer")).get("/registry/facilities/HOL/").content.decode()
+    assert "Residents present: <b>5</b>" in page and "/camps/HOL/" in page
+
+
 def test_household_api_lists_members_with_family(camp_world: Any, make_user: Any, api_for: Any) -> None:
     api = api_for(make_user("MFA", "viewer"))
     data = api.get("/api/camps/households/", {"camp": "HOL"}).json()
