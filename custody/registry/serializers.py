@@ -68,7 +68,7 @@ class PersonSerializer(serializers.ModelSerializer):
         from custody.registry.countries import is_country_code
 
         for code in attrs.get("nationality_codes", []):
-            if not is_country_code(code):
+            if not is_country_code(code.upper()):  # stored upper case (create/update)
                 raise serializers.ValidationError({"nationality_codes": f"“{code}” is not a two-letter ISO country code"})
         lo, hi = attrs.get("birth_year_min"), attrs.get("birth_year_max")
         if lo and hi and lo > hi:
