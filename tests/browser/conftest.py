@@ -1,0 +1,60 @@
+"""Playwright (sync API) driving Debian's chromium against pytest-django's live_server.
+
+Every test here is marked `browser`. The browser runs headless with --no-sandbox and no background
+networking; there is no browser download on this machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
+                 "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)  # a shared, busy machine: generous, never asserted
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def guarded_flush(transactional_db: Any) -> Iterator[None]:
+    """live_server needs transactional_db, which empties every table after the test. The audit trail
+    and the change history refuse DELETE by design (database triggers), so before the flush the guards
+    are dropped; the flush's post_migrate signal installs them again (custody.core.apps)."""
+    yield
+    from django.db import connection
+
+    from custody.core.history import tracked_models
+
+    with connection.cursor() as cur:
+        if connection.vendor == "sqlite":
+            for table in ("core_auditevent", "core_historychange"):
+                cur.execute(f'DROP TRIGGER IF EXISTS "ro_{table}_update"')
+                cur.execute(f'DROP TRIGGER IF EXISTS "ro_{table}_delete"')
+            for model in tracked_models():
+                for op in ("insert", "update", "delete"):
+                    cur.execute(f'DROP TRIGGER IF EXISTS "hist_{model._meta.db_table}_{op}"')
+        # PostgreSQL's flush is a TRUNCATE, which row triggers do not see.
