@@ -85,7 +85,7 @@ def _place(p: Person) -> str:
 
 
 def load_population(pop: Population, *, record_history: bool = True, progress: Any = None,
-                    user: Any = None) -> LoadReport:
+                    user: Any = None, on_stage: Callable[[str, int, float], None] | None = None) -> LoadReport:
     """Load `pop` into an empty registry. Raises LedgerUnavailable before writing anything if the history
     cannot be recorded and `record_history` is true; raises RuleError if the registry already has people."""
     from django.contrib.auth.hashers import make_password
@@ -113,6 +113,8 @@ def load_population(pop: Population, *, record_history: bool = True, progress: A
         bar.update(task, completed=total)
         report.seconds[label] = round(time.perf_counter() - t0, 2)
         report.counts[label] = total
+        if on_stage is not None:
+            on_stage(label, total, report.seconds[label])
 
     def bulk(model: Any, rows: list[Any], task: int) -> list[Any]:
         out = []

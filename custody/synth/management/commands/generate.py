@@ -45,9 +45,15 @@ class Command(CustodyCommand):
                 write_roster_csv(pop, source, out / f"{source}.csv")
             con.print(f"Wrote {len(pop.rosters)} rosters to {out}", highlight=False)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        def stage_done(label: str, count: int, seconds: float) -> None:
+            # Printed as each stage ends, so a log (no terminal, no live bar) still shows where time went.
+            if not con.is_terminal:
+                con.print(f"{label}: {count:,} in {seconds:.1f} s", highlight=False)
+
         try:
-            with Progress(*columns, console=con) as progress:
-                report = load_population(pop, record_history=not opts["skip_ledger"], progress=progress)
+            with Progress(*columns, console=con, disable=not con.is_terminal) as progress:
+                report = load_population(pop, record_history=not opts["skip_ledger"], progress=progress,
+                                         on_stage=stage_done)
         except (LedgerUnavailable, RuleError) as exc:
             raise CommandError(str(exc)) from exc
         total = time.perf_counter() - t0
