@@ -37,7 +37,7 @@ from custody.registry.models import Person
 # ---------------------------------------------------------------- serializers
 
 
-class AttachmentOut(serializers.Serializer):
+class CasesAttachmentOut(serializers.Serializer):
     id = serializers.IntegerField()
     original_name = serializers.CharField()
     content_type = serializers.CharField()
@@ -45,12 +45,12 @@ class AttachmentOut(serializers.Serializer):
     size = serializers.IntegerField()
 
 
-class ItemSerializer(serializers.ModelSerializer):
+class CasesItemSerializer(serializers.ModelSerializer):
     people = serializers.SlugRelatedField(slug_field="ref", many=True, read_only=True)
     releasable_to = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
     originating_agency = serializers.SlugRelatedField(slug_field="code", read_only=True)
     nations = serializers.SerializerMethodField()
-    attachments = AttachmentOut(many=True, read_only=True)
+    attachments = CasesAttachmentOut(many=True, read_only=True)
 
     class Meta:
         model = Item
@@ -61,12 +61,12 @@ class ItemSerializer(serializers.ModelSerializer):
         return obj.nations()
 
 
-class FileIn(serializers.Serializer):
+class CasesFileIn(serializers.Serializer):
     name = serializers.CharField(max_length=255)
     content_base64 = serializers.CharField()
 
 
-class ItemIn(serializers.Serializer):
+class CasesItemIn(serializers.Serializer):
     kind = serializers.CharField()
     title = serializers.CharField(max_length=300)
     source = serializers.CharField(max_length=200)
@@ -77,10 +77,10 @@ class ItemIn(serializers.Serializer):
     release_all = serializers.BooleanField(default=False)
     releasable_to = serializers.ListField(child=serializers.CharField(max_length=8), default=list)
     nations = serializers.ListField(child=serializers.CharField(max_length=2), default=list)
-    attachments = FileIn(many=True, required=False, default=list)
+    attachments = CasesFileIn(many=True, required=False, default=list)
 
 
-class ReleasabilityIn(serializers.Serializer):
+class CasesReleasabilityIn(serializers.Serializer):
     release_all = serializers.BooleanField()
     releasable_to = serializers.ListField(child=serializers.CharField(max_length=8), default=list)
     nations = serializers.ListField(child=serializers.CharField(max_length=2), default=list)
@@ -88,14 +88,14 @@ class ReleasabilityIn(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
 
-class RedactIn(serializers.Serializer):
+class CasesRedactIn(serializers.Serializer):
     attachment = serializers.IntegerField(required=False, allow_null=True, default=None)
     spans = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2), default=list)
     regions = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField(), min_length=4, max_length=4), default=list)
     reason = serializers.CharField(max_length=500)
 
 
-class RedactionSerializer(serializers.ModelSerializer):
+class CasesRedactionSerializer(serializers.ModelSerializer):
     item = serializers.SlugRelatedField(slug_field="ref", read_only=True)
 
     class Meta:
@@ -103,7 +103,7 @@ class RedactionSerializer(serializers.ModelSerializer):
         fields = ["id", "item", "attachment", "kind", "spans", "regions", "source_sha256", "sha256", "reason", "created_at"]
 
 
-class EventSerializer(serializers.ModelSerializer):
+class CasesEventSerializer(serializers.ModelSerializer):
     user = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
@@ -111,7 +111,7 @@ class EventSerializer(serializers.ModelSerializer):
         fields = ["at", "user", "action", "from_state", "to_state", "note"]
 
 
-class DisclosureSerializer(serializers.ModelSerializer):
+class CasesDisclosureSerializer(serializers.ModelSerializer):
     item = serializers.SlugRelatedField(slug_field="ref", read_only=True)
     recipient = serializers.SlugRelatedField(slug_field="code", read_only=True)
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
@@ -119,7 +119,7 @@ class DisclosureSerializer(serializers.ModelSerializer):
     first_approver = serializers.SlugRelatedField(slug_field="username", read_only=True)
     second_approver = serializers.SlugRelatedField(slug_field="username", read_only=True)
     redactions = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    events = EventSerializer(many=True, read_only=True)
+    events = CasesEventSerializer(many=True, read_only=True)
 
     class Meta:
         model = DisclosureRequest
@@ -127,18 +127,18 @@ class DisclosureSerializer(serializers.ModelSerializer):
                   "first_approved_at", "second_approver", "redactions", "decision_reason", "decided_at", "events"]
 
 
-class DisclosureIn(serializers.Serializer):
+class CasesDisclosureIn(serializers.Serializer):
     item = serializers.CharField(max_length=20)
     recipient = serializers.CharField(max_length=24)
     justification = serializers.CharField()
 
 
-class DecisionIn(serializers.Serializer):
+class CasesDecisionIn(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
     redactions = serializers.ListField(child=serializers.IntegerField(), default=list)
 
 
-class FileSerializer(serializers.ModelSerializer):
+class CasesFileSerializer(serializers.ModelSerializer):
     person = serializers.SlugRelatedField(slug_field="ref", read_only=True)
     recipient = serializers.SlugRelatedField(slug_field="code", read_only=True)
     generated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
@@ -149,14 +149,14 @@ class FileSerializer(serializers.ModelSerializer):
                   "bundle_sha256"]
 
 
-class GenerateIn(serializers.Serializer):
+class CasesGenerateIn(serializers.Serializer):
     person = serializers.CharField(max_length=20)
     recipient = serializers.CharField(max_length=24)
     language = serializers.ChoiceField(choices=["en", "ar"], default="en")
     items = serializers.ListField(child=serializers.CharField(max_length=20), required=False, allow_null=True, default=None)
 
 
-class CaseSerializer(serializers.ModelSerializer):
+class CasesCaseSerializer(serializers.ModelSerializer):
     person = serializers.SlugRelatedField(slug_field="ref", read_only=True)
 
     class Meta:
@@ -165,7 +165,7 @@ class CaseSerializer(serializers.ModelSerializer):
                   "sentence_on", "next_hearing", "updated_at"]
 
 
-class CaseIn(serializers.Serializer):
+class CasesCaseIn(serializers.Serializer):
     person = serializers.CharField(max_length=20)
     stage = serializers.CharField()
     on = serializers.DateField()
@@ -176,7 +176,7 @@ class CaseIn(serializers.Serializer):
     next_hearing = serializers.DateField(required=False, allow_null=True, default=None)
 
 
-class RecipientSerializer(serializers.ModelSerializer):
+class CasesRecipientSerializer(serializers.ModelSerializer):
     class Meta:
         model = Recipient
         fields = ["code", "name", "name_ar", "kind", "country"]
@@ -226,7 +226,7 @@ class _ViewRestricted(RestrictedReadOnlyViewSet):
 
 
 class ItemViewSet(_ViewRestricted):
-    serializer_class = ItemSerializer
+    serializer_class = CasesItemSerializer
     queryset = Item.objects.select_related("originating_agency").prefetch_related("people", "releasable_to", "attachments", "release_nations")
     lookup_field = "ref"
 
@@ -245,9 +245,9 @@ class ItemViewSet(_ViewRestricted):
             qs = qs.filter(kind=p["kind"])
         return qs.distinct()
 
-    @extend_schema(request=ItemIn, responses=ItemSerializer)
+    @extend_schema(request=CasesItemIn, responses=CasesItemSerializer)
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        d = _valid(ItemIn, request)
+        d = _valid(CasesItemIn, request)
 
         def go() -> Response:
             people = list(restrict(Person.objects.filter(ref__in=d["people"]), request.user))
@@ -265,26 +265,26 @@ class ItemViewSet(_ViewRestricted):
                                         item_date=d["item_date"], classification=d["classification"], release_all=d["release_all"],
                                         releasable_to=d["releasable_to"], nations=d["nations"], attachments=files)
             audit.record(request, "item_create", obj=item, ref=item.ref, via="api")
-            return Response(ItemSerializer(item, context={"request": request}).data, status=status.HTTP_201_CREATED)
+            return Response(CasesItemSerializer(item, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
         return _run(request, "item_create", None, go)
 
-    @extend_schema(request=ReleasabilityIn, responses=ItemSerializer)
+    @extend_schema(request=CasesReleasabilityIn, responses=CasesItemSerializer)
     @action(detail=True, methods=["post"])
     def releasability(self, request: Request, ref: str | None = None) -> Response:
         item = self.get_object()
-        d = _valid(ReleasabilityIn, request)
+        d = _valid(CasesReleasabilityIn, request)
 
         def go() -> Response:
             change = services.set_releasability(request.user, item, release_all=d["release_all"], agencies=d["releasable_to"],
                                                 nations=d["nations"], reason=d["reason"], classification=d["classification"])
             audit.record(request, "releasability_change", obj=item, before=change.before, after=change.after, via="api")
             item.refresh_from_db()
-            return Response(ItemSerializer(item, context={"request": request}).data)
+            return Response(CasesItemSerializer(item, context={"request": request}).data)
 
         return _run(request, "releasability_change", item, go)
 
-    @extend_schema(request=FileIn, responses=AttachmentOut)
+    @extend_schema(request=CasesFileIn, responses=CasesAttachmentOut)
     @action(detail=True, methods=["post"])
     def attachments(self, request: Request, ref: str | None = None) -> Response:
         item = self.get_object()
@@ -294,7 +294,7 @@ class ItemViewSet(_ViewRestricted):
             if upload is not None:
                 name, data = upload.name, upload.read()
             else:
-                d = _valid(FileIn, request)
+                d = _valid(CasesFileIn, request)
                 try:
                     name, data = d["name"], base64.b64decode(d["content_base64"], validate=True)
                 except (binascii.Error, ValueError) as exc:
@@ -302,7 +302,7 @@ class ItemViewSet(_ViewRestricted):
                                     field="content_base64") from exc
             att = services.add_attachment(request.user, item, name, data)
             audit.record(request, "attachment_add", obj=att, item=item.ref, sha256=att.sha256, via="api")
-            return Response(AttachmentOut(att).data, status=status.HTTP_201_CREATED)
+            return Response(CasesAttachmentOut(att).data, status=status.HTTP_201_CREATED)
 
         return _run(request, "attachment_add", item, go)
 
@@ -317,11 +317,11 @@ class ItemViewSet(_ViewRestricted):
         resp["X-Content-SHA256"] = att.sha256
         return resp
 
-    @extend_schema(request=RedactIn, responses=RedactionSerializer)
+    @extend_schema(request=CasesRedactIn, responses=CasesRedactionSerializer)
     @action(detail=True, methods=["post"])
     def redact(self, request: Request, ref: str | None = None) -> Response:
         item = self.get_object()
-        d = _valid(RedactIn, request)
+        d = _valid(CasesRedactIn, request)
 
         def go() -> Response:
             att = None
@@ -334,13 +334,13 @@ class ItemViewSet(_ViewRestricted):
             else:
                 copy = services.redact_text(request.user, item, [tuple(s) for s in d["spans"]], attachment=att, reason=d["reason"])
             audit.record(request, "redaction_create", obj=copy, item=item.ref, sha256=copy.sha256, via="api")
-            return Response(RedactionSerializer(copy).data, status=status.HTTP_201_CREATED)
+            return Response(CasesRedactionSerializer(copy).data, status=status.HTTP_201_CREATED)
 
         return _run(request, "redaction_create", item, go)
 
 
 class DisclosureViewSet(_ViewRestricted):
-    serializer_class = DisclosureSerializer
+    serializer_class = CasesDisclosureSerializer
     queryset = DisclosureRequest.objects.select_related("item", "recipient", "requested_by", "reviewer", "first_approver",
                                                         "second_approver").prefetch_related("redactions", "events__user")
 
@@ -359,9 +359,9 @@ class DisclosureViewSet(_ViewRestricted):
             qs = qs.filter(recipient__code=p["recipient"])
         return qs
 
-    @extend_schema(request=DisclosureIn, responses=DisclosureSerializer)
+    @extend_schema(request=CasesDisclosureIn, responses=CasesDisclosureSerializer)
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        d = _valid(DisclosureIn, request)
+        d = _valid(CasesDisclosureIn, request)
         item = restrict(Item.objects.all(), request.user).filter(ref=d["item"]).first()
         if item is None:
             raise Http404("not found")
@@ -369,28 +369,28 @@ class DisclosureViewSet(_ViewRestricted):
         def go() -> Response:
             req = services.request_disclosure(request.user, item, _recipient(d["recipient"]), d["justification"])
             audit.record(request, "disclosure_request", obj=req, item=item.ref, recipient=d["recipient"], via="api")
-            return Response(DisclosureSerializer(req).data, status=status.HTTP_201_CREATED)
+            return Response(CasesDisclosureSerializer(req).data, status=status.HTTP_201_CREATED)
 
         return _run(request, "disclosure_request", item, go)
 
     def _decide(self, request: Request, name: str, fn: Callable[[DisclosureRequest, dict[str, Any]], DisclosureRequest]) -> Response:
         req = self.get_object()
-        d = _valid(DecisionIn, request)
+        d = _valid(CasesDecisionIn, request)
 
         def go() -> Response:
             out = fn(req, d)
             audit.record(request, f"disclosure_{name}", obj=out, item=out.item.ref, state=out.state, via="api")
             out = self.get_queryset().get(pk=out.pk)
-            return Response(DisclosureSerializer(out).data)
+            return Response(CasesDisclosureSerializer(out).data)
 
         return _run(request, f"disclosure_{name}", req, go)
 
-    @extend_schema(request=DecisionIn, responses=DisclosureSerializer)
+    @extend_schema(request=CasesDecisionIn, responses=CasesDisclosureSerializer)
     @action(detail=True, methods=["post"])
     def review(self, request: Request, pk: str | None = None) -> Response:
         return self._decide(request, "review", lambda r, d: services.start_review(request.user, r, d["reason"]))
 
-    @extend_schema(request=DecisionIn, responses=DisclosureSerializer)
+    @extend_schema(request=CasesDecisionIn, responses=CasesDisclosureSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str | None = None) -> Response:
         def fn(r: DisclosureRequest, d: dict[str, Any]) -> DisclosureRequest:
@@ -401,31 +401,31 @@ class DisclosureViewSet(_ViewRestricted):
 
         return self._decide(request, "approve", fn)
 
-    @extend_schema(request=DecisionIn, responses=DisclosureSerializer)
+    @extend_schema(request=CasesDecisionIn, responses=CasesDisclosureSerializer)
     @action(detail=True, methods=["post"])
     def refuse(self, request: Request, pk: str | None = None) -> Response:
         return self._decide(request, "refuse", lambda r, d: services.refuse(request.user, r, d["reason"]))
 
-    @extend_schema(request=DecisionIn, responses=DisclosureSerializer)
+    @extend_schema(request=CasesDecisionIn, responses=CasesDisclosureSerializer)
     @action(detail=True, methods=["post"])
     def withdraw(self, request: Request, pk: str | None = None) -> Response:
         return self._decide(request, "withdraw", lambda r, d: services.withdraw(request.user, r, d["reason"]))
 
 
 class ProsecutionFileViewSet(_ViewRestricted):
-    serializer_class = FileSerializer
+    serializer_class = CasesFileSerializer
     queryset = ProsecutionFile.objects.select_related("person", "recipient", "generated_by")
 
-    @extend_schema(request=GenerateIn, responses=FileSerializer)
+    @extend_schema(request=CasesGenerateIn, responses=CasesFileSerializer)
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        d = _valid(GenerateIn, request)
+        d = _valid(CasesGenerateIn, request)
         person = _person(request, d["person"])
 
         def go() -> Response:
             pf = prosecution.generate(request.user, person, _recipient(d["recipient"]), language=d["language"], item_refs=d["items"])
             audit.record(request, "case_file_generate", obj=pf, person=person.ref, recipient=d["recipient"], items=pf.item_refs,
                          pdf_sha256=pf.pdf_sha256, bundle_sha256=pf.bundle_sha256, via="api")
-            return Response(FileSerializer(pf).data, status=status.HTTP_201_CREATED)
+            return Response(CasesFileSerializer(pf).data, status=status.HTTP_201_CREATED)
 
         return _run(request, "case_file_generate", person, go, recipient=d["recipient"])
 
@@ -440,7 +440,7 @@ class ProsecutionFileViewSet(_ViewRestricted):
 
 
 class CaseViewSet(_ViewRestricted):
-    serializer_class = CaseSerializer
+    serializer_class = CasesCaseSerializer
     queryset = Case.objects.select_related("person")
     lookup_field = "person__ref"
     lookup_url_kwarg = "ref"
@@ -462,9 +462,9 @@ class CaseViewSet(_ViewRestricted):
             qs = qs.filter(person__current_facility__code=p["facility"])
         return qs.distinct()
 
-    @extend_schema(request=CaseIn, responses=CaseSerializer)
+    @extend_schema(request=CasesCaseIn, responses=CasesCaseSerializer)
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        d = _valid(CaseIn, request)
+        d = _valid(CasesCaseIn, request)
         person = _person(request, d["person"])
 
         def go() -> Response:
@@ -472,13 +472,13 @@ class CaseViewSet(_ViewRestricted):
             case = services.set_case_status(request.user, person, stage=d["stage"], on=on, court=d["court"], note=d["note"],
                                             verdict=d["verdict"], sentence=d["sentence"], next_hearing=d["next_hearing"])
             audit.record(request, "case_status", obj=case, person=person.ref, stage=case.stage, via="api")
-            return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED)
+            return Response(CasesCaseSerializer(case).data, status=status.HTTP_201_CREATED)
 
         return _run(request, "case_status", person, go)
 
 
 class RecipientViewSet(_ViewRestricted):
-    serializer_class = RecipientSerializer
+    serializer_class = CasesRecipientSerializer
     queryset = Recipient.objects.all()
     lookup_field = "code"
     audit_reads = False

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
@@ -117,7 +118,8 @@ def create_item(
     # Check every attachment before writing anything: one bad file refuses the whole item.
     checked = [(name, data, check_attachment(name, data)) for name, data in attachments]
     item = Item.objects.create(
-        ref=f"TMP-{timezone.now().timestamp()}", kind=kind, title=title.strip(), body=body, source=source.strip(),
+        # A unique placeholder until the primary key gives the reference (ref is unique and 20 wide).
+        ref=f"TMP-{uuid.uuid4().hex[:12]}", kind=kind, title=title.strip(), body=body, source=source.strip(),
         item_date=item_date, classification=classification, release_all=release_all,
         originating_agency=user.agency, created_by=user)
     item.ref = f"ITM-{item.pk:06d}"

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -23,13 +24,13 @@ from custody.repatriation import exports, services
 from custody.repatriation.models import Contact, CountryFile, Outreach, Repatriation
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class RepatriationContactSerializer(serializers.ModelSerializer):
     class Meta:
         model = Contact
         fields = ["id", "name", "title", "organisation", "email", "phone", "notes", "active"]
 
 
-class OutreachSerializer(serializers.ModelSerializer):
+class RepatriationOutreachSerializer(serializers.ModelSerializer):
     user = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
@@ -37,13 +38,13 @@ class OutreachSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "on", "reference", "subject", "summary", "in_reply_to", "contact", "user", "at"]
 
 
-class PositionIn(serializers.Serializer):
+class RepatriationPositionIn(serializers.Serializer):
     position = serializers.CharField()
     note = serializers.CharField(required=False, allow_blank=True, default="")
     on = serializers.DateField(required=False, allow_null=True, default=None)
 
 
-class ContactIn(serializers.Serializer):
+class RepatriationContactIn(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     organisation = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
@@ -52,7 +53,7 @@ class ContactIn(serializers.Serializer):
     notes = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
-class OutreachIn(serializers.Serializer):
+class RepatriationOutreachIn(serializers.Serializer):
     kind = serializers.CharField()
     on = serializers.DateField()
     subject = serializers.CharField(max_length=300)
@@ -62,7 +63,7 @@ class OutreachIn(serializers.Serializer):
     contact = serializers.IntegerField(required=False, allow_null=True, default=None)
 
 
-class StepIn(serializers.Serializer):
+class RepatriationStepIn(serializers.Serializer):
     country = serializers.CharField(max_length=2)
     kind = serializers.CharField()
     on = serializers.DateField(required=False, allow_null=True, default=None)
@@ -70,7 +71,7 @@ class StepIn(serializers.Serializer):
     officials = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
-class OverrideIn(serializers.Serializer):
+class RepatriationOverrideIn(serializers.Serializer):
     country = serializers.CharField(max_length=2)
     kind = serializers.CharField()
     reason = serializers.CharField()
@@ -115,7 +116,7 @@ class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
 
     queryset = CountryFile.objects.all()
     lookup_field = "code"
-    serializer_class = ContactSerializer  # schema placeholder; responses are described per action
+    serializer_class = RepatriationContactSerializer  # schema placeholder; responses are described per action
 
     def get_queryset(self) -> Any:
         return restrict(CountryFile.objects.all(), self.request.user, "view")
@@ -126,11 +127,13 @@ class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
         except RuleError as exc:
             raise Http404("not found") from exc
 
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="repatriation_board")
     def list(self, request: Request) -> Response:
         rows = services.board(request.user)
         audit.record(request, "repatriation_board", object_type="repatriation.countryfile", object_id=f"{len(rows)} countries", via="api")
         return Response({"count": len(rows), "results": [{k: str(v) if k == "position" else v for k, v in r.items()} for r in rows]})
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def retrieve(self, request: Request, code: str | None = None) -> Response:
         code = self._code(code)
         cf = self.get_queryset().filter(code=code).first()
@@ -138,13 +141,13 @@ class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
         return Response({
             "code": code, "position": cf.position if cf else "unknown", "position_note": cf.position_note if cf else "",
             "position_on": cf.position_on if cf else None,
-            "contacts": ContactSerializer(restrict(Contact.objects.filter(country__code=code), request.user), many=True).data,
-            "outreach": OutreachSerializer(restrict(Outreach.objects.filter(country__code=code), request.user).select_related("user"),
+            "contacts": RepatriationContactSerializer(restrict(Contact.objects.filter(country__code=code), request.user), many=True).data,
+            "outreach": RepatriationOutreachSerializer(restrict(Outreach.objects.filter(country__code=code), request.user).select_related("user"),
                                            many=True).data,
             "nationals": services.nationals(request.user, code).count(),
         })
 
-    @extend_schema(parameters=[OpenApiParameter("dual", bool)])
+    @extend_schema(parameters=[OpenApiParameter("dual", bool)], responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"])
     def nationals(self, request: Request, code: str | None = None) -> Response:
         code = self._code(code)
@@ -155,11 +158,11 @@ class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
         audit.record_many(request, "repatriation_country", people, country=code, via="api")
         return Response({"count": len(people), "results": [_person_out(p, code) for p in people]})
 
-    @extend_schema(request=PositionIn)
+    @extend_schema(request=RepatriationPositionIn, responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["post"])
     def position(self, request: Request, code: str | None = None) -> Response:
         code = self._code(code)
-        d = _valid(PositionIn, request)
+        d = _valid(RepatriationPositionIn, request)
 
         def go() -> Response:
             cf = services.set_position(request.user, code, d["position"], d["note"], d["on"])
@@ -168,29 +171,29 @@ class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
 
         return _run(request, "repatriation_position", go, object_type="repatriation.countryfile", object_id=code)
 
-    @extend_schema(request=ContactIn, responses=ContactSerializer)
+    @extend_schema(request=RepatriationContactIn, responses=RepatriationContactSerializer)
     @action(detail=True, methods=["post"])
     def contacts(self, request: Request, code: str | None = None) -> Response:
         code = self._code(code)
-        d = _valid(ContactIn, request)
+        d = _valid(RepatriationContactIn, request)
 
         def go() -> Response:
             c = services.add_contact(request.user, code, **d)
             audit.record(request, "repatriation_contact", obj=c, country=code, via="api")
-            return Response(ContactSerializer(c).data, status=status.HTTP_201_CREATED)
+            return Response(RepatriationContactSerializer(c).data, status=status.HTTP_201_CREATED)
 
         return _run(request, "repatriation_contact", go, object_type="repatriation.countryfile", object_id=code)
 
-    @extend_schema(request=OutreachIn, responses=OutreachSerializer)
+    @extend_schema(request=RepatriationOutreachIn, responses=RepatriationOutreachSerializer)
     @action(detail=True, methods=["post"])
     def outreach(self, request: Request, code: str | None = None) -> Response:
         code = self._code(code)
-        d = _valid(OutreachIn, request)
+        d = _valid(RepatriationOutreachIn, request)
 
         def go() -> Response:
             o = services.log_outreach(request.user, code, **d)
             audit.record(request, "repatriation_outreach", obj=o, country=code, via="api")
-            return Response(OutreachSerializer(o).data, status=status.HTTP_201_CREATED)
+            return Response(RepatriationOutreachSerializer(o).data, status=status.HTTP_201_CREATED)
 
         return _run(request, "repatriation_outreach", go, object_type="repatriation.countryfile", object_id=code)
 
@@ -219,22 +222,23 @@ class PersonRepatriationViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet)
 
     queryset = Person.objects.all()
     lookup_field = "ref"
-    serializer_class = StepIn  # schema placeholder
+    serializer_class = RepatriationStepIn  # schema placeholder
 
     def get_queryset(self) -> Any:
         return restrict(Person.objects.all(), self.request.user, "view")
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def retrieve(self, request: Request, ref: str | None = None) -> Response:
         p = self.get_object()
         audit.record(request, "repatriation_person", obj=p, via="api")
         reps = restrict(Repatriation.objects.filter(person=p), request.user).prefetch_related("steps__user", "overrides__supervisor")
         return Response({**_person_out(p, ""), "needs_override": services.needed_overrides(p), "repatriations": [_rep_out(r) for r in reps]})
 
-    @extend_schema(request=StepIn)
+    @extend_schema(request=RepatriationStepIn, responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["post"])
     def steps(self, request: Request, ref: str | None = None) -> Response:
         p = self.get_object()
-        d = _valid(StepIn, request)
+        d = _valid(RepatriationStepIn, request)
 
         def go() -> Response:
             step = services.record_step(request.user, p, d["country"], d["kind"], on=d["on"], note=d["note"], officials=d["officials"])
@@ -245,11 +249,11 @@ class PersonRepatriationViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet)
 
         return _run(request, "repatriation_step", go, object_type="registry.person", object_id=p.ref)
 
-    @extend_schema(request=OverrideIn)
+    @extend_schema(request=RepatriationOverrideIn, responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["post"])
     def overrides(self, request: Request, ref: str | None = None) -> Response:
         p = self.get_object()
-        d = _valid(OverrideIn, request)
+        d = _valid(RepatriationOverrideIn, request)
 
         def go() -> Response:
             ov = services.record_override(request.user, p, d["country"], d["kind"], d["reason"])
