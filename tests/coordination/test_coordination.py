@@ -286,3 +286,31 @@ def test_arabic_pages_render(world: Any, make_user: Any, client_for: Any) -> Non
     # translated (the test scripts compile the catalogues)
     assert "الصورة المشتركة" in c.get("/ar/coordination/").content.decode()
     assert "تقرير الوضع اليومي" in c.get("/ar/coordination/sitrep/").content.decode()
+
+
+def test_plan_and_biometric_figures_come_from_their_records(world: Any, make_user: Any) -> None:
+    """Against plan (the latest finished plan run) and enrolled/identified (biometric records)."""
+    from custody.biometrics.models import Enrolment, Identification
+    from custody.planning.models import PlanDay, PlanningScenario, PlanRun
+
+    analyst = make_user("CIO", "analyst")
+    before = sitrep.build(TODAY, analyst.agency, analyst)
+    assert before["movement"]["plan"] is None and before["biometrics"]["enrolled_to_date"] == 0
+    scenario = PlanningScenario.objects.create(name="test", source="file", data={"start_date": (TODAY - timedelta(days=1)).isoformat()})
+    run = PlanRun.objects.create(scenario=scenario, status="done", finished_at=timezone.now())
+    PlanDay.objects.create(run=run, day=0, arrivals=5)
+    PlanDay.objects.create(run=run, day=1, arrivals=7)
+    PlanDay.objects.create(run=run, day=2, arrivals=9)
+    operator = make_user("FBI", "clerk")
+    for p in world["moved"]:
+        e = Enrolment.objects.create(person=p, operator=operator, station="BRF-1")
+        Identification.objects.create(enrolment=e, person=p, decision="match", strategy="fused", thresholds={}, by=operator)
+    report = sitrep.build(TODAY, analyst.agency, analyst)
+    assert report["movement"]["plan"]["today"] == 7 and report["movement"]["plan"]["to_date"] == 12
+    assert report["movement"]["arrived_to_date"] == 2  # actual, beside the plan's 12
+    bio = report["biometrics"]
+    assert (bio["available"], bio["enrolled_today"], bio["enrolled_to_date"], bio["identified_to_date"]) == (True, 2, 2, 2)
+    # the humanitarian observer does not see plans: for that audience the plan is not available
+    from custody.accounts.models import Agency
+
+    assert sitrep.build(TODAY, Agency.objects.get(code="HUM"))["movement"]["plan"] is None
