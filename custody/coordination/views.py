@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -61,8 +62,15 @@ def _audiences(user: Any) -> Any:
     return Agency.objects.filter(pk=user.agency_id)
 
 
+def _need_agency(request: HttpRequest) -> None:
+    # Figures are computed for an audience (an agency); an account outside every agency has none.
+    if not request.user.agency_id:
+        raise PermissionDenied(_("Your account belongs to no agency: the common picture and the reports are produced per agency."))
+
+
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The common picture: today's figures as the user's agency sees them, the map, and the trends."""
+    _need_agency(request)
     user = request.user
     today = timezone.localdate()
     rtl = get_language() == "ar"
@@ -101,6 +109,7 @@ def _danger_chart(user: Any, start: date, days: int, rtl: bool) -> str:
 
 
 def sitrep_page(request: HttpRequest) -> HttpResponse:
+    _need_agency(request)
     today = timezone.localdate()
     try:
         day = _day(request.GET.get("date"), today)
