@@ -9,32 +9,47 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from custody.core.access import can
 
+# The top bar groups each app's pages under one menu, so nine domains fit on one line.
+NAV_GROUPS = {
+    "ledger": gettext_noop("Custody"),
+    "matching": gettext_noop("Identity"),
+    "biometrics": gettext_noop("Identity"),
+    "planning": gettext_noop("Transfers"),
+    "cases": gettext_noop("Accountability"),
+    "repatriation": gettext_noop("Accountability"),
+    "camps": gettext_noop("Camps"),
+    "coordination": gettext_noop("Coordination"),
+}
+
 
 @cache
-def _app_nav() -> list[tuple[str, str, str]]:
-    """(url name, label, capability) from every domain app's nav.py, in the apps' order."""
+def _app_nav() -> list[tuple[str, str, str, str]]:
+    """(group, url name, label, capability) from every domain app's nav.py, in the apps' order."""
     from custody.urls import DOMAIN_APPS
 
-    items: list[tuple[str, str, str]] = []
+    items: list[tuple[str, str, str, str]] = []
     for app in DOMAIN_APPS:
         if find_spec(f"custody.{app}.nav"):
-            items.extend(getattr(import_module(f"custody.{app}.nav"), "NAV", []))
+            group = NAV_GROUPS.get(app, app)
+            items.extend((group, *entry) for entry in getattr(import_module(f"custody.{app}.nav"), "NAV", []))
     return items
 
 
-def nav_items(user: Any) -> list[dict[str, str]]:
-    out = []
-    for url_name, label, capability in _app_nav():
+def nav_items(user: Any) -> list[dict[str, Any]]:
+    """Menus of the links this user may follow: [{"label", "items": [{"url", "label"}]}]."""
+    groups: dict[str, list[dict[str, str]]] = {}
+    for group, url_name, label, capability in _app_nav():
         if not can(user, capability):
             continue
         try:
-            out.append({"url": reverse(url_name), "label": _(label)})
+            groups.setdefault(group, []).append({"url": reverse(url_name), "label": _(label)})
         except NoReverseMatch:
             continue
-    return out
+    return [{"label": _(g), "items": items} for g, items in groups.items()]
 
 
 def custody_context(request: HttpRequest) -> dict[str, Any]:
