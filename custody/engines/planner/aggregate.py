@@ -104,6 +104,7 @@ class Aggregate:
     relaxed: bool = False
     variables: int = 0
     constraints: int = 0
+    pattern_counts: dict[tuple[int, int, int], int] = field(default_factory=dict)  # (type, day, pattern) -> airframes
 
     @property
     def gap(self) -> float:
@@ -127,6 +128,7 @@ def solve(
     heuristic_effort: float = 0.05,
     integer_people: bool = False,
     warm_start: bool = False,
+    fix_vehicles: bool = False,
 ) -> Aggregate:
     """Solve the programme from `state`. With `prev` and `free_sites`, a local repair: every other
     site keeps the moves, sorties and convoys `prev` gave it, and only the free sites (those whose
@@ -145,9 +147,12 @@ def solve(
             return m.add_variable(lb=fixed, ub=fixed, is_integer=integer, name=name)
         return m.add_variable(lb=0, ub=ub, is_integer=integer, name=name)
 
-    def held(s_id: str, table: dict, key: tuple) -> float | None:
-        """The value a non-free site keeps from the previous programme (None: decide afresh)."""
-        if prev is None or free_sites is None or s_id in free_sites:
+    def held(s_id: str, table: dict, key: tuple, vehicle: bool = False) -> float | None:
+        """The value a non-free site keeps from the previous programme (None: decide afresh). With
+        `fix_vehicles`, every site keeps its vehicles and only people counts move."""
+        if prev is None or free_sites is None:
+            return None
+        if s_id in free_sites and not (vehicle and fix_vehicles):
             return None
         return float(table.get(key, 0))
 
@@ -169,7 +174,8 @@ def solve(
             if not avail:
                 continue
             for p_i, pat in enumerate(pats[k]):
-                var = ivar(avail, f"n_{k}_{d}_{p_i}")
+                keep = float(prev.pattern_counts.get((k, d, p_i), 0)) if prev is not None and fix_vehicles else None
+                var = ivar(avail, f"n_{k}_{d}_{p_i}", keep)
                 n[(k, d, p_i)] = var
                 for s_i in set(pat):
                     sortie_supply[(s_i, d)].append((pat.count(s_i), var))
@@ -186,13 +192,13 @@ def solve(
             heli_ok = bool(supply) and s.lz_sorties > 0 and s.handling > 0
             road_ok = sc.road_usable(s, d) and sc.convoys.per_day[d] > 0 and sc.convoys.buses > 0 and s.handling > 0
             if heli_ok:
-                f[(s.id, d)] = ivar(s.lz_sorties, f"f_{s.id}_{d}", held(s.id, prev.sorties if prev else {}, (s.id, d)))
+                f[(s.id, d)] = ivar(s.lz_sorties, f"f_{s.id}_{d}", held(s.id, prev.sorties if prev else {}, (s.id, d), True))
                 m.add_linear_constraint(
                     f[(s.id, d)] <= mathopt.fast_sum(coef * var for coef, var in supply), name=f"air_{s.id}_{d}"
                 )
                 objective.append(EPS_VEHICLE * f[(s.id, d)])
             if road_ok:
-                c[(s.id, d)] = ivar(sc.convoys.per_day[d], f"c_{s.id}_{d}", held(s.id, prev.convoys if prev else {}, (s.id, d)))
+                c[(s.id, d)] = ivar(sc.convoys.per_day[d], f"c_{s.id}_{d}", held(s.id, prev.convoys if prev else {}, (s.id, d), True))
                 objective.append(EPS_VEHICLE * c[(s.id, d)])
             for t in TIERS:
                 if pop[t] == 0:
@@ -297,11 +303,13 @@ def solve(
     cv = {k: values[v] for k, v in c.items()}
     nv = {k: values[v] for k, v in n.items()}
     pat_out: dict[tuple[int, int], list[tuple[tuple[str, ...], int]]] = defaultdict(list)
+    pat_counts: dict[tuple[int, int, int], int] = {}
     if integer:
         for (k, d, p_i), v in nv.items():
             cnt = int(round(v))
             if cnt:
                 pat_out[(k, d)].append((tuple(sites[i].id for i in pats[k][p_i]), cnt))
+                pat_counts[(k, d, p_i)] = cnt
     sorties_out = {k: int(round(v)) for k, v in fv.items() if v > 0.5} if integer else fv
     convoys_out = {k: int(round(v)) for k, v in cv.items() if v > 0.5} if integer else cv
     if integer:
@@ -322,6 +330,7 @@ def solve(
         relaxed=relax,
         variables=m.get_num_variables(),
         constraints=m.get_num_linear_constraints(),
+        pattern_counts=pat_counts,
     )
 
 

@@ -136,8 +136,20 @@ def execute(
             try:
                 t1 = time.monotonic()
                 if local:
+                    # First the safe repair: every vehicle kept, only people counts re-decided (an
+                    # LP in effect, feasible whenever the old programme was). Then, time allowing,
+                    # the short sites' vehicles too; the cheaper of the two is kept.
+                    agg_prev = agg
                     agg = ag.solve(sc, state, time_limit=max(2.0, min(15.0, left / 3)), rel_gap=0.002,
-                                   prev=agg, free_sites=short_sites)
+                                   prev=agg_prev, free_sites=short_sites, fix_vehicles=True)
+                    if left > 20:
+                        try:
+                            other = ag.solve(sc, state, time_limit=max(2.0, min(15.0, left / 3)), rel_gap=0.002,
+                                             prev=agg_prev, free_sites=short_sites)
+                            if other.cost < agg.cost:
+                                agg = other
+                        except ag.AggregateInfeasible as e:
+                            log["repair_failures"].append(f"day {d}: {e}")
                 else:
                     agg = ag.solve(sc, state, time_limit=max(2.0, min(15.0, left / 3)), rel_gap=0.005)
                 log["replan_seconds"] += time.monotonic() - t1
