@@ -173,3 +173,21 @@ def test_item_api_create_and_refusals(cw: Any, make_user: Any, api_for: Any) -> 
     r = api.post("/api/cases/items/", {**good, "people": ["P-999999"]}, format="json")
     assert r.status_code == 400 and "P-999999" in r.json()["detail"]
     assert Item.objects.count() == 1
+
+
+def test_text_file_redaction_and_person_page_section(cw: Any, make_user: Any, client_for: Any, make_item: Any) -> None:
+    text = "Witness: SECRET-PHRASE-DELTA saw him.\n"
+    item = make_item([cw.iq], attachments=(("statement.txt", text.encode()),))
+    att = item.attachments.get()
+    sup = client_for(make_user("CIO", "supervisor"))
+    a = text.index("SECRET")
+    resp = sup.post(f"/cases/items/{item.ref}/redact/", {"attachment": att.pk, "spans": f"{a}-{a + 19}", "reason": "witness"})
+    assert resp.status_code == 302
+    copy = RedactedCopy.objects.get(item=item)
+    data = b"".join(sup.get(f"/cases/redactions/{copy.pk}/").streaming_content).decode()
+    assert "SECRET-PHRASE" not in data and data.startswith("Witness: █")
+    with att.file.open("rb") as fh:
+        assert fh.read().decode() == text
+    # The registry's person page carries the case section.
+    page = sup.get(f"/registry/people/{cw.iq.ref}/").content.decode()
+    assert f"/cases/people/{cw.iq.ref}/" in page and "1 items" in page

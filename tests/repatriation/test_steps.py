@@ -104,3 +104,13 @@ def test_api_steps_and_person_page(rw: Any, make_user: Any, api_for: Any, client
     page = unescape(client_for(make_user("HUM", "viewer")).get(f"/repatriation/people/{rw.minor.ref}/").content.decode())
     assert "Identity confirmed by the country" in page and "scheduling needs a supervisor" in page
     assert client_for(make_user("SDF", "viewer")).get(f"/repatriation/people/{rw.minor.ref}/").status_code == 404
+
+
+def test_refused_step_changes_nothing_and_person_page_section(rw: Any, make_user: Any, client_for: Any) -> None:
+    c = client_for(make_user("MFA", "clerk"))
+    _ready(c, rw.gone.ref)
+    before = (Step.objects.count(), Repatriation.objects.get(person=rw.gone).stage)
+    assert _step(c, rw.gone.ref, "scheduled").status_code == 400
+    assert (Step.objects.count(), Repatriation.objects.get(person=rw.gone).stage) == before
+    page = unescape(c.get(f"/registry/people/{rw.dual.ref}/").content.decode())
+    assert "Repatriation" in page and "dual national" in page and "/repatriation/countries/FR/" in page
