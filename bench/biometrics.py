@@ -335,7 +335,7 @@ def section_calibration(fingers: int, det_path: Path | None) -> Thresholds:
         "the real dlib model's impostor tail is heavier (see docs/biometrics.md)")
     if det_path is not None:
         det_path.write_bytes(calibration.det_png([fcal, face_cal], title="DET, synthetic data (flatters)"))
-        out(f"- DET curve: {det_path.relative_to(ROOT)}")
+        out(f"- DET curve: {det_path}")
     out("")
     return Thresholds()
 
