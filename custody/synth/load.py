@@ -89,7 +89,7 @@ def load_population(pop: Population, *, record_history: bool = True, progress: A
     """Load `pop` into an empty registry. Raises LedgerUnavailable before writing anything if the history
     cannot be recorded and `record_history` is true; raises RuleError if the registry already has people."""
     from django.contrib.auth.hashers import make_password
-    from django.db import transaction
+    from django.db import connection, transaction
 
     from custody.accounts.models import Agency, User
     from custody.core.errors import RuleError
@@ -164,9 +164,10 @@ def load_population(pop: Population, *, record_history: bool = True, progress: A
             pk = {p.id: o.pk for p, o in zip(pop.persons, person_objs, strict=True)}
 
         with stage("household heads", len(pop.households)) as task:
-            for h in pop.households:
-                households[h.ref].head_id = pk[h.head]
-            reg.Household.objects.bulk_update(list(households.values()), ["head"], batch_size=BATCH)
+            # executemany, not bulk_update: its CASE WHEN per row took 25 s for 12,600 households.
+            sql = f"UPDATE {reg.Household._meta.db_table} SET head_id = %s WHERE id = %s"
+            with connection.cursor() as cur:
+                cur.executemany(sql, [(pk[h.head], households[h.ref].pk) for h in pop.households])
             bar.advance(task, len(pop.households))
 
         names = [n for p in pop.persons for n in _name_rows(reg.PersonName, p, pk[p.id])]
