@@ -6,10 +6,16 @@ networking; there is no browser download on this machine.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+# Playwright's sync API keeps an asyncio loop running in the test's thread; Django would then refuse
+# the fixtures' ORM calls as "async context". They are plain synchronous calls (Django's documented
+# escape hatch for this case).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
