@@ -19,18 +19,20 @@ __all__ = ["block_keys", "candidate_pairs"]
 
 
 def block_keys(rec: Record) -> set[str]:
-    toks = [t for t in rec.parsed.tokens if len(t.key) >= 2]
-    keys = {"t:" + t.key for t in toks}
-    lead = toks[:5]
-    for a, b in combinations(sorted({t.key for t in lead}), 2):
-        keys.add(f"p:{a}|{b}")
-    if rec.parsed.kunya is not None:
-        keys.add("k:" + rec.parsed.kunya.key)
-    # a long single token split differently elsewhere (Shahidkhel / شهيد خيل): its first
-    # consonants still meet the first part
-    for t in toks:
-        if len(t.key) >= 5:
-            keys.add("s:" + t.key[:3])
+    keys: set[str] = set()
+    for name in rec.names[:4]:
+        toks = [t for t in name.tokens if len(t.key) >= 2]
+        keys.update("t:" + t.key for t in toks)
+        lead = toks[:5]
+        for a, b in combinations(sorted({t.key for t in lead}), 2):
+            keys.add(f"p:{a}|{b}")
+        if name.kunya is not None:
+            keys.add("k:" + name.kunya.key)
+        # a long single token split differently elsewhere (Shahidkhel / شهيد خيل): its first
+        # consonants still meet the first part
+        for t in toks:
+            if len(t.key) >= 5:
+                keys.add("s:" + t.key[:3])
     return keys
 
 

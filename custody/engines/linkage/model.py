@@ -20,7 +20,10 @@ import numpy as np
 
 from custody.engines.linkage.records import Dob, Record
 from custody.engines.names.compare import NameComparison, compare_names
+from custody.engines.names.parse import parse_name
 from custody.engines.names.rarity import TokenRarity
+
+_PLACE_RARITY = TokenRarity()
 
 __all__ = ["PairFeatures", "Comparison", "COMPARISONS", "pair_features", "FSModel", "Explanation"]
 
@@ -52,14 +55,38 @@ def _dob_level(a: Dob | None, b: Dob | None) -> str | None:
     return "differ"
 
 
+MAX_NAMES = 4  # names per record compared (primary, Arabic rendering, first aliases)
+
+
+def best_name_comparison(a: Record, b: Record, rarity: TokenRarity) -> NameComparison:
+    """The best-agreeing pair among the two records' names (a person is who any of his names say)."""
+    na, nb = a.names[:MAX_NAMES], b.names[:MAX_NAMES]
+    if len(na) == 1 and len(nb) == 1:
+        return compare_names(na[0], nb[0], rarity)
+    # Only the name pairs sharing the most token keys are aligned in full: the others cannot win.
+    ka = [{t.key for t in x.tokens} for x in na]
+    kb = [{t.key for t in y.tokens} for y in nb]
+    overlap = {(i, j): len(ka[i] & kb[j]) for i in range(len(na)) for j in range(len(nb))}
+    top = max(overlap.values())
+    combos = [(na[i], nb[j]) for (i, j), v in overlap.items() if v == top][:3] if top else [(na[0], nb[0])]
+    best: NameComparison | None = None
+    best_key = (-1.0, -1.0)
+    for x, y in combos:
+        c = compare_names(x, y, rarity)
+        key = (c.cover_min + c.cover_max, c.matched_bits)
+        if key > best_key:
+            best, best_key = c, key
+    return best if best is not None else NameComparison()
+
+
 def pair_features(a: Record, b: Record, rarity: TokenRarity) -> PairFeatures:
     pob: float | None = None
     if a.place_of_birth and b.place_of_birth:
-        from rapidfuzz.fuzz import token_set_ratio
-
-        pob = token_set_ratio(a.place_of_birth, b.place_of_birth) / 100
+        # places are written in either script too (Mosul / الموصل): compared like names
+        pob = 1.0 if a.place_of_birth == b.place_of_birth else compare_names(
+            parse_name(a.place_of_birth), parse_name(b.place_of_birth), _PLACE_RARITY).cover_max
     return PairFeatures(
-        name=compare_names(a.parsed, b.parsed, rarity),
+        name=best_name_comparison(a, b, rarity),
         dob=_dob_level(a.dob, b.dob),
         sex=None if not (a.sex and b.sex) else ("agree" if a.sex == b.sex else "disagree"),
         nationality=None
@@ -257,12 +284,18 @@ class FSModel:
         self.u_random = [x.copy() for x in self.u]
 
     def estimate_m(
-        self, levels: np.ndarray, max_iter: int = 60, tol: float = 1e-5, fit_u: bool = False
+        self, levels: np.ndarray, max_iter: int = 60, tol: float = 1e-5, fit_u: bool = False,
+        fixed_prior: float | None = None,
     ) -> None:
         """EM for m and the prior (and u among the candidates when ``fit_u``)."""
         if len(levels) == 0:
             return
-        lam = self.prior
+        # EM over the distinct agreement patterns, each weighted by how often it occurs: the same
+        # fixed point as over every pair, at a cost independent of the number of pairs.
+        levels, counts = np.unique(levels, axis=0, return_counts=True)
+        counts = counts.astype(float)
+        total = counts.sum()
+        lam = fixed_prior if fixed_prior is not None else self.prior
         for it in range(max_iter):
             lm = np.zeros(len(levels))
             lu = np.zeros(len(levels))
@@ -274,14 +307,14 @@ class FSModel:
             z = np.log(lam) + lm
             y = np.log1p(-lam) + lu
             post = 1.0 / (1.0 + np.exp(np.clip(y - z, -50, 50)))
-            new_lam = float(np.clip(post.mean(), 1e-6, 1 - 1e-6))
+            new_lam = fixed_prior if fixed_prior is not None else float(np.clip((post * counts).sum() / total, 1e-6, 1 - 1e-6))
             delta = abs(new_lam - lam)
             lam = new_lam
             for c in range(len(self.comparisons)):
                 col = levels[:, c]
                 ok = col >= 0
                 k = len(self.comparisons[c].levels)
-                sums = np.bincount(col[ok], weights=post[ok], minlength=k) + M_PSEUDO / k
+                sums = np.bincount(col[ok], weights=(post * counts)[ok], minlength=k) + M_PSEUDO / k
                 # floor: no level may be near-impossible for a true match (one typo in a
                 # nationality must not outweigh everything else)
                 new_m = np.maximum(sums / sums.sum(), M_FLOOR)
@@ -291,7 +324,7 @@ class FSModel:
                 if fit_u:
                     # Dirichlet prior centred on the random-pair u: a level seen a handful of times
                     # among candidates cannot get an extreme weight from those few alone.
-                    us = np.bincount(col[ok], weights=1 - post[ok], minlength=k) + U_PSEUDO * self.u_random[c]
+                    us = np.bincount(col[ok], weights=((1 - post) * counts)[ok], minlength=k) + U_PSEUDO * self.u_random[c]
                     self.u[c] = us / us.sum()
             self.iterations = it + 1
             if delta < tol:
@@ -363,17 +396,23 @@ class FSModel:
         )
 
     # -- persistence --------------------------------------------------------------------------
-    def to_json(self) -> str:
-        return json.dumps({
+    def to_json_dict(self) -> dict[str, object]:
+        return {
             "comparisons": [c.name for c in self.comparisons],
             "m": [list(map(float, x)) for x in self.m],
             "u": [list(map(float, x)) for x in self.u],
             "prior": self.prior,
-        })
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_json_dict())
 
     @classmethod
     def from_json(cls, text: str) -> FSModel:
-        data = json.loads(text)
+        return cls.from_json_dict(json.loads(text))
+
+    @classmethod
+    def from_json_dict(cls, data: dict) -> FSModel:  # type: ignore[type-arg]
         model = cls()
         names = [c.name for c in model.comparisons]
         if data["comparisons"] != names:

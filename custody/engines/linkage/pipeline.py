@@ -29,6 +29,7 @@ __all__ = ["Linker", "ScoredPair", "LinkageIndex", "DEFAULT_THRESHOLD", "REVIEW_
 # Match weights (log2 odds). Above DEFAULT_THRESHOLD a pair is linked automatically; between
 # REVIEW_THRESHOLD and it, a person adjudicates.
 DEFAULT_THRESHOLD = 4.0
+STRONG_NAME_LEVELS = 6  # name levels 0-5: all tokens agree, or one name contains the other
 REVIEW_THRESHOLD = 0.0
 
 Progress = Callable[[str, int, int], None]
@@ -65,7 +66,7 @@ class Linker:
         self.u_sample = u_sample
         self.seed = seed
         self.progress = progress or _noop
-        self.rarity = TokenRarity(r.parsed for r in self.records)
+        self.rarity = TokenRarity(n for r in self.records for n in r.names)
         self.model = FSModel()
         self.pairs: list[tuple[int, int]] = []
         self.levels = np.zeros((0, len(COMPARISONS)), dtype=np.int64)
@@ -108,7 +109,14 @@ class Linker:
             # random-pair estimate and only m and the prior are fitted.
             observed = int(((self.levels >= 0).mean(axis=0) >= 0.05).sum()) if len(self.levels) else 0
             self.fit_u = observed >= 3
-            self.model.estimate_m(self.levels, fit_u=self.fit_u, max_iter=200)
+            # The share of matches among candidates is fixed from a deterministic rule (as Splink's
+            # estimate_probability_two_random_records_match does): pairs whose names agree in full
+            # or one contains the other. Left free, EM on lists where few people recur (3% in the
+            # generator's rosters) finds a larger latent class instead (shared given names).
+            name_col = [c.name for c in self.model.comparisons].index("name")
+            strong = float((self.levels[:, name_col] < STRONG_NAME_LEVELS).mean()) if len(self.levels) else 0.0
+            self.model.prior = float(np.clip(strong, 1e-4, 0.5))
+            self.model.estimate_m(self.levels, fit_u=self.fit_u, max_iter=200, fixed_prior=self.model.prior)
             self.progress("EM", 1, 1)
         w = self.model.weights(self.levels) if len(self.pairs) else np.zeros(0)
         self.scored = [
@@ -159,7 +167,7 @@ class LinkageIndex:
         self.records = list(records)
         self.model = model
         self.max_block = max_block
-        self.rarity = TokenRarity(r.parsed for r in self.records)
+        self.rarity = TokenRarity(n for r in self.records for n in r.names)
         self.blocks: dict[str, list[int]] = {}
         for i, r in enumerate(self.records):
             self._index(i, r)
@@ -170,7 +178,8 @@ class LinkageIndex:
 
     def add(self, r: Record) -> int:
         self.records.append(r)
-        self.rarity.add(r.parsed)
+        for n in r.names:
+            self.rarity.add(n)
         i = len(self.records) - 1
         self._index(i, r)
         return i

@@ -30,13 +30,15 @@ __all__ = [
     "NAME_COLUMNS",
 ]
 
-NAME_COLUMNS = ("name", "full_name", "fullname", "person_name", "name_ar", "name_en", "الاسم")
+NAME_COLUMNS = ("name", "full_name", "fullname", "person_name", "name_en", "الاسم", "name_ar")
 _OPTIONAL = {
     "dob": ("dob", "date_of_birth", "birth_date", "birthdate"),
     "sex": ("sex", "gender"),
     "nationality": ("nationality", "nationalities", "citizenship"),
     "mother_name": ("mother_name", "mother", "mothers_name", "mother_full_name"),
     "place_of_birth": ("place_of_birth", "pob", "birth_place", "birthplace"),
+    "name_ar": ("name_ar", "arabic_name", "name_arabic", "الاسم_بالعربية"),
+    "aliases": ("aliases", "alias", "aka", "kunya"),
 }
 MIN_YEAR = 1900
 
@@ -81,17 +83,25 @@ class Record:
     place_of_birth: str = ""
     mother: ParsedName | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # other names of the same row: the Arabic-script rendering, aliases, kunya
+    alt_names: list[ParsedName] = field(default_factory=list)
 
     @property
     def script(self) -> str:
         return self.parsed.script
+
+    @property
+    def names(self) -> list[ParsedName]:
+        return [n for n in (self.parsed, *self.alt_names) if not n.empty]
 
 
 _YEAR = re.compile(r"^(\d{4})$")
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _DMY = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$")
 _RANGE = re.compile(r"^(\d{4})\s*(?:/|-|to|–)\s*(\d{4})$")
-_APPROX = re.compile(r"^(?:~|c\.?|ca\.?|circa|about|approx\.?|approximately|est\.?|estimated)\s*(\d{4})$")
+_APPROX = re.compile(r"^(?:~|c\.?|ca\.?|circa|about|approx\.?|approximately|est\.?|estimated)\s*(\d{4})\??$|^(\d{4})\?$")
+# an age instead of a birth date ("about 25", "25 years"): rosters of camps write these
+_AGE = re.compile(r"^(?:~|c\.?|ca\.?|about|approx\.?|approximately|aged?)?\s*(\d{1,2})\s*(?:y|yrs?|years?(?: old)?)?\??$")
 
 
 def parse_dob(value: str, today: dt.date | None = None) -> tuple[Dob | None, str | None]:
@@ -127,7 +137,10 @@ def parse_dob(value: str, today: dt.date | None = None) -> tuple[Dob | None, str
         elif m := _RANGE.match(part):
             a, b = sorted((int(m.group(1)), int(m.group(2))))
         elif m := _APPROX.match(part):
-            a, b = int(m.group(1)) - 2, int(m.group(1)) + 2
+            y = int(m.group(1) or m.group(2))
+            a, b = y - 2, min(y + 2, today.year)
+        elif m := _AGE.match(part):
+            a, b = today.year - int(m.group(1)) - 3, today.year - int(m.group(1)) + 1
         else:
             return None, f"{part!r} is not a date, a year, or a year range"
         if a < MIN_YEAR or b > today.year:
@@ -154,8 +167,10 @@ def parse_sex(value: str) -> tuple[str | None, str | None]:
 
 
 def parse_nationality(value: str) -> frozenset[str]:
+    from custody.engines.linkage.countries import country_key
+
     parts = re.split(r"[;,|/]", value or "")
-    return frozenset(f for f in (fold_latin(normalise_arabic(p)) for p in parts) if f)
+    return frozenset(f for f in (country_key(p) for p in parts) if f)
 
 
 def make_record(
@@ -169,13 +184,17 @@ def make_record(
     nationality: str = "",
     place_of_birth: str = "",
     mother_name: str = "",
+    alt_names: Sequence[str] = (),
     extra: dict[str, str] | None = None,
     problems: list[Problem] | None = None,
 ) -> Record:
     """One record from plain strings; problems found are appended to ``problems``."""
     probs = problems if problems is not None else []
     parsed = parse_name(name)
-    if not (name or "").strip():
+    alts = [p for p in (parse_name(a) for a in alt_names if a and a.strip()) if not p.empty]
+    if not (name or "").strip() and alts:
+        parsed, alts = alts[0], alts[1:]  # a row with only an Arabic name or an alias still matches
+    elif not (name or "").strip():
         probs.append(Problem(row, "name", "empty name; the row is kept but cannot be matched"))
     elif parsed.empty:
         sc = script_of(name)
@@ -202,6 +221,7 @@ def make_record(
         place_of_birth=fold_latin(normalise_arabic(place_of_birth or "")),
         mother=mother if mother and not mother.empty else None,
         extra=dict(extra or {}),
+        alt_names=alts,
     )
 
 
@@ -271,6 +291,10 @@ def read_csv(
                         nationality=values.get(cols["nationality"], "") if cols["nationality"] else "",
                         place_of_birth=values.get(cols["place_of_birth"], "") if cols["place_of_birth"] else "",
                         mother_name=values.get(cols["mother_name"], "") if cols["mother_name"] else "",
+                        alt_names=[
+                            *([values.get(cols["name_ar"], "")] if cols["name_ar"] and cols["name_ar"] != name_col else []),
+                            *(values.get(cols["aliases"], "").split(";") if cols["aliases"] else []),
+                        ],
                         extra=values,
                         problems=problems,
                     )

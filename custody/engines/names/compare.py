@@ -128,10 +128,13 @@ def compare_names(a: ParsedName, b: ParsedName, rarity: TokenRarity) -> NameComp
         for k in range(len(side_two) - 1):
             if k in got_two or k + 1 in got_two:
                 continue
-            joined = _joined(side_two[k], side_two[k + 1])
+            jkey = side_two[k].key + side_two[k + 1].key
+            joined: Token | None = None
             for i, x in enumerate(side_one):
-                if i in got_one:
+                # cheap test first: a joined word must start like the single one
+                if i in got_one or len(x.key) < 4 or x.key[:2] != jkey[:2]:
                     continue
+                joined = joined or _joined(side_two[k], side_two[k + 1])
                 s = token_similarity(x, joined)
                 if s >= 0.85:
                     got_one[i] = s

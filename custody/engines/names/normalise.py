@@ -159,25 +159,24 @@ def fold_latin(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+_ARABIC_RE = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
+_LATIN_RE = re.compile("[A-Za-z\u00c0-\u024f\u1e00-\u1eff]")
+_CYRILLIC_RE = re.compile("[\u0400-\u04ff]")
+
+
 def script_of(text: str) -> str:
     """'Arab', 'Latn', 'Cyrl', 'mixed', 'other' or '' (no letters): by majority of letters."""
-    counts = {"Arab": 0, "Latn": 0, "Cyrl": 0, "other": 0}
-    for c in text:
-        if not c.isalpha():
-            continue
-        if is_arabic(c):
-            counts["Arab"] += 1
-        elif "LATIN" in unicodedata.name(c, "") :
-            counts["Latn"] += 1
-        elif "CYRILLIC" in unicodedata.name(c, ""):
-            counts["Cyrl"] += 1
-        else:
-            counts["other"] += 1
-    total = sum(counts.values())
-    if not total:
+    letters = sum(1 for c in text if c.isalpha())
+    if not letters:
         return ""
+    counts = {
+        "Arab": len(_ARABIC_RE.findall(text)),
+        "Latn": len(_LATIN_RE.findall(text)),
+        "Cyrl": len(_CYRILLIC_RE.findall(text)),
+    }
+    counts["other"] = max(0, letters - sum(counts.values()))
     best = max(counts, key=lambda k: counts[k])
-    return best if counts[best] >= 0.8 * total else "mixed"
+    return best if counts[best] >= 0.8 * letters else "mixed"
 
 
 LATIN_ARTICLES = frozenset({"al", "el", "ul", "il", "ol"})
@@ -278,6 +277,7 @@ def _collapse(s: str) -> str:
 
 
 @lru_cache(maxsize=262144)
+@lru_cache(maxsize=200_000)
 def skeleton(token: str) -> str:
     """Consonant-class key of one name token, equal across scripts for common transliterations.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from custody.engines.names.normalise import (
     fold_latin,
@@ -115,6 +116,11 @@ class ParsedName:
 
 
 def _mk(text: str, parts: list[str], script: str, kind: str = "plain") -> Token:
+    return _mk_cached(text, tuple(parts), script, kind)
+
+
+@lru_cache(maxsize=200_000)
+def _mk_cached(text: str, parts: tuple[str, ...], script: str, kind: str) -> Token:
     # A compound's key is the concatenation of its parts' keys, each with its article removed, so
     # "abd" + "al-rahman" and "abdurrahman" and "عبد الرحمن" all give BD + RHMN.
     key = "".join(skeleton(p) for p in parts if p)

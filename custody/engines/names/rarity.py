@@ -44,12 +44,14 @@ class TokenRarity:
         self.df: Counter[str] = Counter()
         self.n = 0
         self.pseudo = pseudo_count
+        self._weights: dict[str, float] = {}
         for p in names:
             self.add(p)
 
     def add(self, p: ParsedName) -> None:
         self.n += 1
         self.df.update({t.key for t in p.tokens if t.key})
+        self._weights.clear()
 
     def prob(self, key: str) -> float:
         prior = _PRIOR.get(key, _DEFAULT_PRIOR)
@@ -61,9 +63,11 @@ class TokenRarity:
         return (self.df.get(key, 0) + self.pseudo * prior) / (self.n + self.pseudo)
 
     def weight(self, key: str) -> float:
-        if not key:
-            return 0.0
-        return min(14.0, max(0.5, -math.log2(self.prob(key))))
+        w = self._weights.get(key)
+        if w is None:
+            w = 0.0 if not key else min(14.0, max(0.5, -math.log2(self.prob(key))))
+            self._weights[key] = w
+        return w
 
     def frequency(self, key: str) -> int:
         return self.df.get(key, 0)

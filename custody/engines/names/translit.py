@@ -8,6 +8,7 @@ writes each habit one way: "Mohammed" and "Muhammad" both give "muhamad".
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from custody.engines.names.normalise import fold_latin
 
@@ -39,6 +40,7 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+@lru_cache(maxsize=200_000)
 def canonical_latin(token: str) -> str:
     tok = fold_latin(token).replace(" ", "")
     if len(tok) <= 2:
