@@ -336,3 +336,21 @@ def test_pages_render_in_arabic(world, client_for) -> None:
     assert b"Biometric enrolment station" not in page.content and b"Enrol a person" not in page.content
     assert "التحقق من الهوية عند التسليم".encode() in c.get("/ar/biometrics/verify/").content
     assert AuditEvent.objects.filter(action__in=["bio_station", "bio_verify_page"]).count() == 2
+
+
+def test_cli_calibrate_on_a_folder_of_real_prints(tmp_path, capsys) -> None:
+    import json
+    import shutil
+
+    for p in sorted((DATA / "fingerprints" / "nbis-rs").glob("*.png")):
+        ident = tmp_path / p.stem.split("_")[0]
+        ident.mkdir(exist_ok=True)
+        shutil.copy(p, ident / p.name)
+    call_command("bio", "calibrate", "--modality", "finger", "--data", str(tmp_path), "--target-fmr", "0.1")
+    out = capsys.readouterr().out
+    summary = json.loads(out[out.index("{"): out.index("}") + 1])
+    assert summary["genuine_count"] == 6 and summary["impostor_count"] == 9
+    assert summary["impostor_max"] < summary["threshold"] <= summary["genuine_min"]
+    (tmp_path / "p1" / "junk.png").write_bytes(b"\x89PNG broken")
+    with pytest.raises(CommandError, match="junk.png"):
+        call_command("bio", "calibrate", "--modality", "finger", "--data", str(tmp_path))
