@@ -44,8 +44,34 @@ class _single_thread:
         faiss.omp_set_num_threads(self.before)
 
 
+class _Grow:
+    """An append-only array with doubling capacity: enrolment adds one row without copying the gallery."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: type) -> None:
+        self.buf = np.zeros((1024, *shape), dtype=dtype)
+        self.n = 0
+
+    def extend(self, rows: np.ndarray) -> None:
+        need = self.n + len(rows)
+        if need > len(self.buf):
+            bigger = np.zeros((max(need, 2 * len(self.buf)), *self.buf.shape[1:]), dtype=self.buf.dtype)
+            bigger[: self.n] = self.buf[: self.n]
+            self.buf = bigger
+        self.buf[self.n : need] = rows
+        self.n = need
+
+    @property
+    def data(self) -> np.ndarray:
+        return self.buf[: self.n]
+
+
 class FaceGallery:
-    """Face embeddings keyed by an integer subject id (several templates per subject allowed)."""
+    """Face embeddings keyed by an integer subject id (several templates per subject allowed).
+
+    In exact mode the vectors live only inside the flat FAISS index (read back through a zero-copy view
+    for per-subject scores); in approximate mode the float32 vectors are kept beside the quantised
+    index for exact re-ranking.
+    """
 
     def __init__(self, dim: int = DIM, exact_limit: int = EXACT_LIMIT, mode: str = "auto", nprobe: int = 48) -> None:
         if mode not in {"auto", "exact", "approximate"}:
@@ -55,15 +81,14 @@ class FaceGallery:
         self.mode = mode
         self.nprobe = nprobe
         self.kind: tuple[str, str, str] | None = None
-        self._chunks: list[np.ndarray] = []
-        self._id_chunks: list[np.ndarray] = []
-        self._vectors = np.zeros((0, dim), dtype=np.float32)
-        self._ids = np.zeros((0,), dtype=np.int64)
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._ids = _Grow((), np.int64)
+        self._store: _Grow | None = None
         self._index: faiss.Index | None = None
-        self._indexed = 0
+        self._rows_by_id: dict[int, list[int]] | None = None
 
     def __len__(self) -> int:
-        return int(self._ids.shape[0]) + sum(len(c) for c in self._id_chunks)
+        return self._ids.n + sum(len(i) for i, _v in self._pending)
 
     @property
     def approximate(self) -> bool:
@@ -86,58 +111,79 @@ class FaceGallery:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[1] != self.dim:
             raise ValueError(f"expected (n, {self.dim}) vectors")
-        self._chunks.append(vectors)
-        self._id_chunks.append(np.asarray(ids, dtype=np.int64))
+        self._pending.append((np.asarray(ids, dtype=np.int64), vectors))
 
-    def _consolidate(self) -> None:
-        if self._chunks:
-            self._vectors = np.concatenate([self._vectors, *self._chunks])
-            self._ids = np.concatenate([self._ids, *self._id_chunks])
-            self._chunks, self._id_chunks = [], []
+    def _vectors(self) -> np.ndarray:
+        if self._store is not None:
+            return self._store.data
+        if self._index is None or self._index.ntotal == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        n = self._index.ntotal
+        return faiss.rev_swig_ptr(self._index.get_xb(), n * self.dim).reshape(n, self.dim)
 
     def build(self) -> None:
-        """(Re)build the index; cheap for the flat index, a k-means training for the IVF one."""
-        self._consolidate()
-        n = len(self._ids)
+        """(Re)build the index from everything added: a flat index, or an IVF one trained by k-means."""
+        vectors = np.concatenate([self._vectors(), *(v for _i, v in self._pending)])
+        for ids, _v in self._pending:
+            self._ids.extend(ids)
+        self._pending = []
+        self._rows_by_id = None
+        n = len(vectors)
         if not self.approximate:
             index = faiss.IndexFlatIP(self.dim)
             if n:
-                index.add(self._vectors)
-        else:
-            # ~2 sqrt(n) lists and ~32 training points per list: k-means on 2 cores stays around a minute
-            # at a million vectors, and re-ranking absorbs the coarser partition.
-            nlist = max(16, int(2 * math.sqrt(n)))
-            quantizer = faiss.IndexFlatIP(self.dim)
-            index = faiss.IndexIVFScalarQuantizer(
-                quantizer, self.dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
-            )
-            rng = np.random.default_rng(0)
-            sample = self._vectors[rng.choice(n, size=min(n, 32 * nlist), replace=False)]
-            index.train(sample)
-            index.add(self._vectors)
-            index.nprobe = self.nprobe
-        self._index = index
-        self._indexed = n
+                index.add(vectors)
+            self._index, self._store = index, None
+            return
+        # ~2 sqrt(n) lists and ~32 training points per list: k-means on 2 cores stays around a minute
+        # at a million vectors, and re-ranking absorbs the coarser partition.
+        nlist = max(16, int(2 * math.sqrt(n)))
+        quantizer = faiss.IndexFlatIP(self.dim)
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, self.dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
+        rng = np.random.default_rng(0)
+        index.train(vectors[rng.choice(n, size=min(n, 32 * nlist), replace=False)])
+        index.add(vectors)
+        index.nprobe = self.nprobe
+        store = _Grow((self.dim,), np.float32)
+        store.extend(vectors)
+        self._index, self._store = index, store
 
     def _ensure(self) -> None:
-        if self._chunks or self._index is None:
-            if self._index is not None and not self.approximate and isinstance(self._index, faiss.IndexFlatIP):
-                # Incremental add for the flat index: enrolment must not rebuild a million vectors.
-                new = np.concatenate(self._chunks) if self._chunks else None
-                self._consolidate()
-                if new is not None:
-                    self._index.add(new)
-                self._indexed = len(self._ids)
-                if self._indexed > self.exact_limit and self.mode == "auto":
-                    self.build()
-            else:
-                self.build()
+        if self._index is None or (self.approximate and self._store is None):
+            self.build()
+            return
+        if not self._pending:
+            return
+        # Incremental: enrolment must not rebuild (or copy) a million vectors. A trained IVF index takes
+        # new vectors in its existing lists.
+        for ids, v in self._pending:
+            self._index.add(v)
+            self._ids.extend(ids)
+            if self._store is not None:
+                self._store.extend(v)
+        self._pending = []
+        self._rows_by_id = None
+
+    def subject_score(self, subject_id: int, query: np.ndarray) -> float | None:
+        """Best exact similarity of one subject's templates to the query (None if not enrolled)."""
+        self._ensure()
+        if self._rows_by_id is None:
+            rows: dict[int, list[int]] = defaultdict(list)
+            for r, sid in enumerate(self._ids.data.tolist()):
+                rows[sid].append(r)
+            self._rows_by_id = rows
+        found = self._rows_by_id.get(subject_id)
+        if not found:
+            return None
+        return float((self._vectors()[found] @ query).max())
 
     def search(self, queries: np.ndarray, k: int = 10) -> list[list[tuple[int, float]]]:
         """Best ``k`` subjects per query as (subject id, cosine similarity), exact scores, best first."""
         self._ensure()
         q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        n = len(self._ids)
+        n = self._ids.n
         if n == 0:
             return [[] for _ in range(len(q))]
         # Ask for more rows than subjects wanted: one subject may hold several templates.
@@ -150,19 +196,22 @@ class FaceGallery:
         out = []
         for qi in range(len(q)):
             r = rows[qi][rows[qi] >= 0]
-            exact = self._vectors[r] @ q[qi]
+            exact = self._vectors()[r] @ q[qi]
+            ids = self._ids.data
             best: dict[int, float] = {}
             for row, s in zip(r, exact, strict=True):
-                sid = int(self._ids[row])
+                sid = int(ids[row])
                 if s > best.get(sid, -2.0):
                     best[sid] = float(s)
             out.append(sorted(best.items(), key=lambda kv: -kv[1])[:k])
         return out
 
     def memory_bytes(self) -> int:
+        """Index + kept vectors + ids (the flat index's vectors are counted once: they are not copied)."""
         self._ensure()
         idx = faiss.serialize_index(self._index).nbytes if self._index is not None else 0
-        return int(self._vectors.nbytes + self._ids.nbytes + idx)
+        store = self._store.buf.nbytes if self._store is not None else 0
+        return int(idx + store + self._ids.buf.nbytes)
 
 
 # Minutiae pair histogram: distance bins x angle bins x angle bins.

@@ -173,26 +173,19 @@ class Identifier:
         self.face_k = face_k
         self.finger_shortlist = finger_shortlist
         self.cascade_finger_shortlist = cascade_finger_shortlist
-        self._face_rows: dict[int, list[np.ndarray]] = {}
 
     def enrol(self, subject_id: int, face: Template | None, fingers: Sequence[Template]) -> None:
         if face is not None:
             self.faces.add_templates(subject_id, [face])
-            self._face_rows.setdefault(subject_id, []).append(embedding_of(face))
         if fingers:
             self.fingers.add_templates(subject_id, fingers)
 
     def enrol_face_vectors(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Bulk path for large synthetic galleries (benchmarks)."""
         self.faces.add(ids, vectors)
-        for sid, v in zip(ids.tolist(), vectors, strict=True):
-            self._face_rows.setdefault(int(sid), []).append(v)
 
     def _face_score(self, subject_id: int, q: np.ndarray) -> float | None:
-        rows = self._face_rows.get(subject_id)
-        if not rows:
-            return None
-        return float(max(float(r @ q) for r in rows))
+        return self.faces.subject_score(subject_id, q)
 
     def identify(
         self, face: Template | None, fingers: Sequence[Template], exclude: Iterable[int] = ()
