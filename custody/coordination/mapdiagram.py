@@ -16,7 +16,8 @@ KIND_COLOUR = {"prison": "#a11d2b", "camp": "#a35200", "receiving": "#1f5f8b", "
 
 def site_map(sites: list[dict[str, Any]], *, width: int = 720, height: int = 460, title: str = "", legend: dict[str, str] | None = None) -> str:
     """`sites`: dicts with code, name, kind, lat, lon, n (people there) and optional danger (0..1).
-    Circles' areas are proportional to n; lines join each site to the receiving facility."""
+    Circles' areas are proportional to n; lines join each site to the receiving facility. East stays on
+    the right in Arabic pages too (the diagram is laid out left to right whatever the page's direction)."""
     placed = [s for s in sites if s.get("lat") is not None and s.get("lon") is not None]
     if not placed:
         return ""
@@ -34,7 +35,7 @@ def site_map(sites: list[dict[str, Any]], *, width: int = 720, height: int = 460
 
     nmax = max([s.get("n", 0) for s in placed] + [1])
     parts = [f'<svg class="chart map" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" width="100%" '
-             f'style="max-width:{width}px;background:#f3f6f9" xmlns="http://www.w3.org/2000/svg">']
+             f'style="max-width:{width}px;background:#f3f6f9;direction:ltr" direction="ltr" xmlns="http://www.w3.org/2000/svg">']
     if title:
         parts.append(f'<text x="{pad}" y="18" font-weight="700">{escape(title)}</text>')
     for lat in range(math.ceil(lat0), math.floor(lat1) + 1):
