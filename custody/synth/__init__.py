@@ -7,9 +7,9 @@
 The loader that writes a population into the registry and the ledger is custody.synth.load (Django).
 """
 
-from custody.synth.generator import SCALES, SCENARIO_DATE, Scenario, generate
+from custody.synth.generator import SCALES, SCENARIO_DATE, Scale, Scenario, generate
 from custody.synth.model import Population
 from custody.synth.rosters import write_roster_csv
 from custody.synth.serialize import digest
 
-__all__ = ["SCALES", "SCENARIO_DATE", "Population", "Scenario", "digest", "generate", "write_roster_csv"]
+__all__ = ["SCALES", "SCENARIO_DATE", "Population", "Scale", "Scenario", "digest", "generate", "write_roster_csv"]

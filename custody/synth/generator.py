@@ -160,12 +160,16 @@ def _family_probability(country: str) -> float:
 
 
 class _Builder:
-    def __init__(self, seed: int, scale: str, scenario: Scenario) -> None:
-        if scale not in SCALES:
-            raise ValueError(f"scale must be one of {', '.join(SCALES)}, not {scale!r}")
+    def __init__(self, seed: int, scale: str | Scale, scenario: Scenario) -> None:
+        if isinstance(scale, Scale):
+            self.scale_name, self.scale = "custom", scale
+        elif scale in SCALES:
+            self.scale_name, self.scale = scale, SCALES[scale]
+        else:
+            raise ValueError(f"scale must be one of {', '.join(SCALES)} or a Scale, not {scale!r}")
+        if not (1 <= self.scale.prisons <= len(places.PRISONS) and 1 <= self.scale.camps <= len(places.CAMPS)):
+            raise ValueError(f"a scale has 1 to {len(places.PRISONS)} prisons and 1 to {len(places.CAMPS)} camps")
         self.seed = seed
-        self.scale_name = scale
-        self.scale = SCALES[scale]
         self.scenario = scenario
         self.persons: list[Person] = []
         self.links: list[FamilyLink] = []
@@ -734,8 +738,9 @@ def _users() -> list[DemoUser]:
     return out
 
 
-def generate(seed: int, scale: str = "small", scenario: Scenario | None = None) -> Population:
-    """The whole demo population for `seed` at `scale` ("small", "real" or "large")."""
+def generate(seed: int, scale: str | Scale = "small", scenario: Scenario | None = None) -> Population:
+    """The whole demo population for `seed` at `scale`: "small", "real", "large", or a Scale of one's own
+    (tests that need a database use a tiny one)."""
     from custody.synth.rosters import build_rosters
 
     b = _Builder(seed, scale, scenario or Scenario())
@@ -746,7 +751,7 @@ def generate(seed: int, scale: str = "small", scenario: Scenario | None = None) 
     b.build_history(detainees, residents)
     persons = detainees + residents
     pop = Population(
-        seed=seed, scale=scale, scenario_date=SCENARIO_DATE, agencies=list(AGENCIES), users=_users(),
+        seed=seed, scale=b.scale_name, scenario_date=SCENARIO_DATE, agencies=list(AGENCIES), users=_users(),
         facilities=b.facilities, persons=persons, households=b.households, family_links=b.links,
         keep_apart=b.keep_apart, events=b.events, rosters={},
     )

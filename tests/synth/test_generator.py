@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from custody.synth import SCENARIO_DATE, digest, generate
+from custody.synth import SCENARIO_DATE, Scale, digest, generate
 from custody.synth.model import Population
 
 MALE_RELATIONS = {"father", "husband", "brother", "son"}
@@ -32,6 +32,15 @@ def test_different_seed_gives_different_population() -> None:
 def test_unknown_scale_is_refused() -> None:
     with pytest.raises(ValueError, match="scale"):
         generate(1, "huge")
+    with pytest.raises(ValueError, match="prisons"):
+        generate(1, Scale(prisons=9, detainees=10, camps=1, residents=10))
+
+
+def test_custom_scale() -> None:
+    pop = generate(2, Scale(prisons=2, detainees=40, camps=2, residents=200))
+    assert pop.scale == "custom"
+    assert len(pop.detainees) == 40 and 190 <= len(pop.residents) <= 230
+    assert sum(f.kind == "prison" for f in pop.facilities) == 2
 
 
 def test_small_scale_sizes(pop: Population) -> None:

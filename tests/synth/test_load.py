@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from custody.synth import generate
+from custody.synth import Scale, generate
 from custody.synth.load import (  # noqa: E402
     DEMO_PASSWORD,
     LedgerUnavailable,
@@ -27,7 +27,8 @@ def _ledger_available() -> bool:
 
 @pytest.fixture(scope="module")
 def pop():  # type: ignore[no-untyped-def]
-    return generate(31, "small")
+    # A tenth of the small scale: loading is what is tested here, and the suite runs it on two databases.
+    return generate(31, Scale(prisons=2, detainees=60, camps=1, residents=300))
 
 
 @pytest.mark.django_db(transaction=False)
@@ -51,6 +52,7 @@ def test_registry_holds_the_population(pop: Any) -> None:
 
     # Every person as generated: names in both scripts, nationalities, identifiers, family links.
     sample = pop.detainees[17]
+    assert pop.scale == "custom"
     row = reg.Person.objects.get(ref=sample.id)
     assert row.display_name_ar == sample.name.ar and row.risk_tier == sample.risk_tier
     assert set(row.nationalities.values_list("country", flat=True)) == set(sample.nationalities)
