@@ -271,7 +271,7 @@ class ItemViewSet(_ViewRestricted):
 
     @extend_schema(request=CasesReleasabilityIn, responses=CasesItemSerializer)
     @action(detail=True, methods=["post"])
-    def releasability(self, request: Request, ref: str | None = None) -> Response:
+    def releasability(self, request: Request, ref: str | None = None, **kwargs: Any) -> Response:
         item = self.get_object()
         d = _valid(CasesReleasabilityIn, request)
 
@@ -286,7 +286,7 @@ class ItemViewSet(_ViewRestricted):
 
     @extend_schema(request=CasesFileIn, responses=CasesAttachmentOut)
     @action(detail=True, methods=["post"])
-    def attachments(self, request: Request, ref: str | None = None) -> Response:
+    def attachments(self, request: Request, ref: str | None = None, **kwargs: Any) -> Response:
         item = self.get_object()
         upload = request.FILES.get("file")
 
@@ -307,7 +307,7 @@ class ItemViewSet(_ViewRestricted):
         return _run(request, "attachment_add", item, go)
 
     @action(detail=True, methods=["get"], url_path=r"attachments/(?P<att_id>\d+)")
-    def attachment(self, request: Request, ref: str | None = None, att_id: str = "") -> Any:
+    def attachment(self, request: Request, ref: str | None = None, att_id: str = "", **kwargs: Any) -> Any:
         item = self.get_object()
         att = item.attachments.filter(pk=int(att_id)).first()
         if att is None:
@@ -319,7 +319,7 @@ class ItemViewSet(_ViewRestricted):
 
     @extend_schema(request=CasesRedactIn, responses=CasesRedactionSerializer)
     @action(detail=True, methods=["post"])
-    def redact(self, request: Request, ref: str | None = None) -> Response:
+    def redact(self, request: Request, ref: str | None = None, **kwargs: Any) -> Response:
         item = self.get_object()
         d = _valid(CasesRedactIn, request)
 
@@ -341,6 +341,7 @@ class ItemViewSet(_ViewRestricted):
 
 class DisclosureViewSet(_ViewRestricted):
     serializer_class = CasesDisclosureSerializer
+    lookup_value_regex = r"\d+"
     queryset = DisclosureRequest.objects.select_related("item", "recipient", "requested_by", "reviewer", "first_approver",
                                                         "second_approver").prefetch_related("redactions", "events__user")
 
@@ -387,12 +388,12 @@ class DisclosureViewSet(_ViewRestricted):
 
     @extend_schema(request=CasesDecisionIn, responses=CasesDisclosureSerializer)
     @action(detail=True, methods=["post"])
-    def review(self, request: Request, pk: str | None = None) -> Response:
+    def review(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         return self._decide(request, "review", lambda r, d: services.start_review(request.user, r, d["reason"]))
 
     @extend_schema(request=CasesDecisionIn, responses=CasesDisclosureSerializer)
     @action(detail=True, methods=["post"])
-    def approve(self, request: Request, pk: str | None = None) -> Response:
+    def approve(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         def fn(r: DisclosureRequest, d: dict[str, Any]) -> DisclosureRequest:
             copies = list(restrict(RedactedCopy.objects.filter(pk__in=d["redactions"], item=r.item), request.user))
             if len(copies) != len(set(d["redactions"])):
@@ -403,17 +404,18 @@ class DisclosureViewSet(_ViewRestricted):
 
     @extend_schema(request=CasesDecisionIn, responses=CasesDisclosureSerializer)
     @action(detail=True, methods=["post"])
-    def refuse(self, request: Request, pk: str | None = None) -> Response:
+    def refuse(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         return self._decide(request, "refuse", lambda r, d: services.refuse(request.user, r, d["reason"]))
 
     @extend_schema(request=CasesDecisionIn, responses=CasesDisclosureSerializer)
     @action(detail=True, methods=["post"])
-    def withdraw(self, request: Request, pk: str | None = None) -> Response:
+    def withdraw(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         return self._decide(request, "withdraw", lambda r, d: services.withdraw(request.user, r, d["reason"]))
 
 
 class ProsecutionFileViewSet(_ViewRestricted):
     serializer_class = CasesFileSerializer
+    lookup_value_regex = r"\d+"
     queryset = ProsecutionFile.objects.select_related("person", "recipient", "generated_by")
 
     @extend_schema(request=CasesGenerateIn, responses=CasesFileSerializer)
@@ -429,8 +431,10 @@ class ProsecutionFileViewSet(_ViewRestricted):
 
         return _run(request, "case_file_generate", person, go, recipient=d["recipient"])
 
-    @action(detail=True, methods=["get"], url_path=r"download/(?P<fmt>pdf|json)")
-    def download(self, request: Request, pk: str | None = None, fmt: str = "pdf") -> Any:
+    @action(detail=True, methods=["get"], url_path=r"download/(?P<fmt>[^/.]+)")
+    def download(self, request: Request, pk: str | None = None, fmt: str = "pdf", **kwargs: Any) -> Any:
+        if fmt not in ("pdf", "json"):
+            raise Http404("not found")
         pf = self.get_object()
         field, sha, ctype = (pf.pdf, pf.pdf_sha256, "application/pdf") if fmt == "pdf" else (pf.bundle, pf.bundle_sha256, "application/json")
         audit.record(request, "case_file_read", obj=pf, fmt=fmt, sha256=sha, via="api")

@@ -128,13 +128,13 @@ class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
             raise Http404("not found") from exc
 
     @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="repatriation_board")
-    def list(self, request: Request) -> Response:
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         rows = services.board(request.user)
         audit.record(request, "repatriation_board", object_type="repatriation.countryfile", object_id=f"{len(rows)} countries", via="api")
         return Response({"count": len(rows), "results": [{k: str(v) if k == "position" else v for k, v in r.items()} for r in rows]})
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
-    def retrieve(self, request: Request, code: str | None = None) -> Response:
+    def retrieve(self, request: Request, code: str | None = None, **kwargs: Any) -> Response:
         code = self._code(code)
         cf = self.get_queryset().filter(code=code).first()
         audit.record(request, "repatriation_country", object_type="repatriation.countryfile", object_id=code, via="api")
@@ -149,7 +149,7 @@ class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
 
     @extend_schema(parameters=[OpenApiParameter("dual", bool)], responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"])
-    def nationals(self, request: Request, code: str | None = None) -> Response:
+    def nationals(self, request: Request, code: str | None = None, **kwargs: Any) -> Response:
         code = self._code(code)
         qs = services.nationals(request.user, code).select_related("current_facility").prefetch_related("nationalities").order_by("ref")
         if request.query_params.get("dual") in ("1", "true"):
@@ -160,7 +160,7 @@ class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=RepatriationPositionIn, responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["post"])
-    def position(self, request: Request, code: str | None = None) -> Response:
+    def position(self, request: Request, code: str | None = None, **kwargs: Any) -> Response:
         code = self._code(code)
         d = _valid(RepatriationPositionIn, request)
 
@@ -173,7 +173,7 @@ class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=RepatriationContactIn, responses=RepatriationContactSerializer)
     @action(detail=True, methods=["post"])
-    def contacts(self, request: Request, code: str | None = None) -> Response:
+    def contacts(self, request: Request, code: str | None = None, **kwargs: Any) -> Response:
         code = self._code(code)
         d = _valid(RepatriationContactIn, request)
 
@@ -186,7 +186,7 @@ class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=RepatriationOutreachIn, responses=RepatriationOutreachSerializer)
     @action(detail=True, methods=["post"])
-    def outreach(self, request: Request, code: str | None = None) -> Response:
+    def outreach(self, request: Request, code: str | None = None, **kwargs: Any) -> Response:
         code = self._code(code)
         d = _valid(RepatriationOutreachIn, request)
 
@@ -200,7 +200,7 @@ class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
     # `fmt`, not `format`: DRF reserves ?format= for choosing its own renderer.
     @extend_schema(parameters=[OpenApiParameter("fmt", str, enum=["csv", "xlsx", "pdf"]), OpenApiParameter("lang", str)])
     @action(detail=True, methods=["get"], url_path="export")
-    def export(self, request: Request, code: str | None = None) -> Any:
+    def export(self, request: Request, code: str | None = None, **kwargs: Any) -> Any:
         code = self._code(code)
         fmt = request.query_params.get("fmt", "csv")
         lang = "ar" if request.query_params.get("lang", "en").startswith("ar") else "en"
@@ -228,7 +228,7 @@ class PersonRepatriationViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet)
         return restrict(Person.objects.all(), self.request.user, "view")
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
-    def retrieve(self, request: Request, ref: str | None = None) -> Response:
+    def retrieve(self, request: Request, ref: str | None = None, **kwargs: Any) -> Response:
         p = self.get_object()
         audit.record(request, "repatriation_person", obj=p, via="api")
         reps = restrict(Repatriation.objects.filter(person=p), request.user).prefetch_related("steps__user", "overrides__supervisor")
@@ -236,7 +236,7 @@ class PersonRepatriationViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet)
 
     @extend_schema(request=RepatriationStepIn, responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["post"])
-    def steps(self, request: Request, ref: str | None = None) -> Response:
+    def steps(self, request: Request, ref: str | None = None, **kwargs: Any) -> Response:
         p = self.get_object()
         d = _valid(RepatriationStepIn, request)
 
@@ -251,7 +251,7 @@ class PersonRepatriationViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet)
 
     @extend_schema(request=RepatriationOverrideIn, responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["post"])
-    def overrides(self, request: Request, ref: str | None = None) -> Response:
+    def overrides(self, request: Request, ref: str | None = None, **kwargs: Any) -> Response:
         p = self.get_object()
         d = _valid(RepatriationOverrideIn, request)
 
