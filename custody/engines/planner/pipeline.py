@@ -203,7 +203,7 @@ def make_plan(
     gone = {pid for v in kept for pid in v.manifest}
     state = _state(sc, first_day, [p for p in sc.movable if p.id not in gone], kept)
     progress("solve", 0, 1, "aggregate programme")
-    budget = max(5.0, time_limit * 0.6)
+    budget = max(5.0, time_limit * 0.7)
     try:
         agg = ag.solve(sc, state, time_limit=budget, rel_gap=0.004, warm_start=True)
     except ag.AggregateInfeasible as e:
