@@ -6,6 +6,8 @@ generator's profile; these use one `random()` each. They are just as determinist
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
 from collections.abc import Sequence
 from typing import TypeVar
@@ -27,10 +29,16 @@ def between(rng: random.Random, low: int, high: int) -> int:
     return low + int(rng.random() * (high - low))
 
 
+_CUMULATIVE: dict[tuple[float, ...], list[float]] = {}
+
+
 def weighted(rng: random.Random, items: Sequence[T], weights: Sequence[float]) -> T:
-    r = rng.random() * sum(weights)
-    for item, w in zip(items, weights, strict=True):
-        r -= w
-        if r < 0:
-            return item
-    return items[-1]
+    """One item, with probability proportional to its weight. Constant weight tuples (the usual case)
+    have their cumulative sums cached."""
+    if isinstance(weights, tuple):
+        cum = _CUMULATIVE.get(weights)
+        if cum is None:
+            cum = _CUMULATIVE[weights] = list(itertools.accumulate(weights))
+    else:
+        cum = list(itertools.accumulate(weights))
+    return items[min(bisect.bisect_right(cum, rng.random() * cum[-1]), len(items) - 1)]
