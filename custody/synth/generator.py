@@ -552,8 +552,8 @@ class _Builder:
             members.append(sis)
         elif extra < 0.19 and head_age <= 45:
             elder_dob = head_dob - dt.timedelta(days=365 * between(rng, 20, 31))
-            elder_name = Name(head.name.father, head.name.grandfather, pick(rng, words.MALE_GIVEN), head.name.family,
-                              head.name.nisba)
+            elder_name = Name(head.name.father, head.name.grandfather, pick(rng, words.MALE_GIVEN),
+                              _masculine(head.name.family), head.name.nisba)
             elder = self.resident(rng, camp, ref, sector, elder_name, self.female_name(rng, country), "M", elder_dob,
                                   country, arrival)
             self.links.append(FamilyLink(head.id, elder.id, "father"))
@@ -719,6 +719,13 @@ def _feminine(family: Part | None) -> Part | None:
     """Russian-style surnames take -a for women (Karimov, Karimova)."""
     if family is not None and family.lat.endswith(("ov", "ev")):
         return Part(family.lat + "a", family.ar + "ا")
+    return family
+
+
+def _masculine(family: Part | None) -> Part | None:
+    """The man's form of a family name a woman carries (Karimova -> Karimov)."""
+    if family is not None and family.lat.endswith(("ova", "eva")):
+        return Part(family.lat[:-1], family.ar[:-1])
     return family
 
 

@@ -136,6 +136,23 @@ def test_every_family_link_is_consistent(pop: Population) -> None:
             assert person.sex == "F" and not person.is_minor and relative.group == "detainee"
 
 
+@pytest.mark.slow
+def test_slavic_style_surnames_agree_with_sex() -> None:
+    pop = generate(4, "real")
+    checked = 0
+    for p in pop.persons:
+        for name in (p.name, p.mother_name):
+            fam = name.family.lat if name.family is not None else ""
+            sex = p.sex if name is p.name else "F"
+            if fam.endswith(("ova", "eva")):
+                assert sex == "F", (p.id, fam)
+                checked += 1
+            elif fam.endswith(("ov", "ev")):
+                assert sex == "M", (p.id, fam)
+                checked += 1
+    assert checked > 100
+
+
 def test_residents_are_linked_to_detainees(pop: Population) -> None:
     by = pop.by_id()
     to_detainees = Counter(
