@@ -196,17 +196,55 @@ def scaling() -> None:
         print(f"| {len(recs):,} | {k:,} | {k / len(recs):.1f} | {allp:,} | {k / allp:.4f} |")
 
 
+def registration_check(scale: str) -> None:
+    """Latency of the one-record check against everyone known (the index is built once, warm)."""
+    from custody.engines.linkage.pipeline import LinkageIndex
+    from custody.engines.linkage.records import make_record
+
+    path = synth_rosters(scale)
+    records, _, _ = read_csv(path)
+    c0 = time.process_time()
+    linker = Linker(records[: min(len(records), 8000)])  # model estimated on a sample, applied to all
+    linker.run()
+    index = LinkageIndex(records, linker.model)
+    build = time.process_time() - c0
+    probes = records[:: max(1, len(records) // 300)][:300]
+    cpu, wall = [], []
+    for r in probes:
+        q = make_record("probe", r.name, dob=r.extra.get("dob", ""), nationality=r.extra.get("nationality", ""),
+                        alt_names=[r.extra.get("name_ar", "")])
+        t0, c1 = time.perf_counter(), time.process_time()
+        index.query(q, limit=10)
+        wall.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c1) * 1000)
+    cpu.sort()
+    wall.sort()
+    print(f"\n### Registration check against {len(records):,} known people (index build {build:.1f} s cpu, once)\n")
+    print("| measure | median ms | p95 ms | max ms |")
+    print("|---|---|---|---|")
+    for name, xs in (("cpu", cpu), ("wall", wall)):
+        print(f"| {name} | {xs[len(xs) // 2]:.1f} | {xs[int(len(xs) * 0.95)]:.1f} | {xs[-1]:.1f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", choices=["small", "real"], default="small")
     ap.add_argument("--skip-un", action="store_true")
+    ap.add_argument("--only", choices=["check", "synth"], help="run one section only")
     args = ap.parse_args()
+    if args.only == "check":
+        registration_check(args.scale)
+        return
+    if args.only == "synth":
+        synth(args.scale)
+        return
     print(f"# bench/linkage.py --scale {args.scale}")
     if not args.skip_un:
         un_files()
     synth("small")
     if args.scale == "real":
         synth("real")
+    registration_check(args.scale)
     scaling()
 
 

@@ -29,6 +29,7 @@ __all__ = ["Linker", "ScoredPair", "LinkageIndex", "DEFAULT_THRESHOLD", "REVIEW_
 # Match weights (log2 odds). Above DEFAULT_THRESHOLD a pair is linked automatically; between
 # REVIEW_THRESHOLD and it, a person adjudicates.
 DEFAULT_THRESHOLD = 4.0
+PAIR_BUDGET = 3_000_000
 STRONG_NAME_LEVELS = 6  # name levels 0-5: all tokens agree, or one name contains the other
 REVIEW_THRESHOLD = 0.0
 
@@ -55,14 +56,17 @@ class Linker:
         records: Sequence[Record],
         *,
         link_sources: bool = False,
-        max_block: int = 120,
+        max_block: int | None = None,
         u_sample: int = 20_000,
         seed: int = 0,
         progress: Progress | None = None,
     ) -> None:
         self.records = list(records)
         self.link_sources = link_sources
-        self.max_block = max_block
+        # A budget of candidate pairs: blocks up to 120 records on lists of a few thousand, tighter
+        # on large lists (about 40-60 on the 47,000-row population), so the cost stays linear.
+        n = max(1, len(records))
+        self.max_block = max_block if max_block is not None else int(min(120, max(40, PAIR_BUDGET // n)))
         self.u_sample = u_sample
         self.seed = seed
         self.progress = progress or _noop
