@@ -277,13 +277,14 @@ def _distinct(render: Callable[[Style], str], first: Style, clerks: list[Style],
     return name + "e"
 
 
-def write_roster_csv(population: Population, source: str, path: str | Path) -> int:
-    """Write one roster as UTF-8 CSV; returns the number of rows. Columns `name_ar` and `aliases` appear
-    only for rosters that have them."""
+def write_roster_csv(population: Population, source: str, path: str | Path, encoding: str = "utf-8") -> int:
+    """Write one roster as CSV; returns the number of rows. Columns `name_ar` and `aliases` appear only for
+    rosters that have them. `encoding` may be "utf-8-sig" or "cp1256" (Windows Arabic, as many registers
+    are kept) to test importers; a character the encoding lacks raises UnicodeEncodeError."""
     roster = population.rosters[source]
     columns = [c for c in CSV_COLUMNS
                if (c != "name_ar" or roster.has_arabic) and (c != "aliases" or any(r.aliases for r in roster.rows))]
-    with open(path, "w", encoding="utf-8", newline="") as fh:
+    with open(path, "w", encoding=encoding, newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)
         for r in roster.rows:

@@ -134,3 +134,19 @@ def test_generate_command_writes_rosters(tmp_path: Any) -> None:
     assert Person.objects.count() > 1_500
     files = sorted(p.name for p in tmp_path.iterdir())
     assert "sdf-prisons.csv" in files and "camp-register.csv" in files and "irq-intake.csv" in files
+    from custody.core.models import AuditEvent
+
+    event = AuditEvent.objects.get(action="generate")
+    assert event.outcome == "ok" and event.object_id == "seed 31" and event.detail["scale"] == "small"
+
+
+@pytest.mark.django_db
+def test_generate_command_refuses_a_non_empty_registry(pop: Any) -> None:
+    from django.core.management import CommandError, call_command
+
+    from custody.core.models import AuditEvent
+
+    load_population(pop, record_history=False)
+    with pytest.raises(CommandError, match="already holds"):
+        call_command("generate", "--seed", "1", "--scale", "small", "--skip-ledger")
+    assert AuditEvent.objects.get(action="generate").outcome == "failed"

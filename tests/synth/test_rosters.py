@@ -149,3 +149,13 @@ def test_arabic_variants_change_the_script_but_keep_it_arabic() -> None:
     assert any("احمد" in v for v in variants)
     assert any("عبدالرحمن" in v for v in variants)
     assert all(all(ch == " " or "\u0600" <= ch <= "\u06ff" for ch in v) for v in variants)
+
+
+def test_arabic_register_in_windows_1256(pop: Population, tmp_path: Path) -> None:
+    path = tmp_path / "irq.csv"
+    write_roster_csv(pop, "irq-intake", path, encoding="cp1256")
+    raw = path.read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    rows = list(csv.DictReader(raw.decode("cp1256").splitlines()))
+    assert [r["name_ar"] for r in rows] == [r.name_ar for r in pop.rosters["irq-intake"].rows]

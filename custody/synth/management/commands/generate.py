@@ -10,6 +10,7 @@ from django.core.management.base import CommandError, CommandParser
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from custody.core import audit
 from custody.core.commands import CustodyCommand
 from custody.core.errors import RuleError
 from custody.synth import SCALES, generate, write_roster_csv
@@ -55,7 +56,11 @@ class Command(CustodyCommand):
                 report = load_population(pop, record_history=not opts["skip_ledger"], progress=progress,
                                          on_stage=stage_done)
         except (LedgerUnavailable, RuleError) as exc:
+            audit.record(None, "generate", object_type="synth.population", object_id=f"seed {opts['seed']}",
+                         outcome="failed", username="cli", scale=opts["scale"], error=str(exc)[:500])
             raise CommandError(str(exc)) from exc
+        audit.record(None, "generate", object_type="synth.population", object_id=f"seed {opts['seed']}",
+                     username="cli", scale=opts["scale"], history=not opts["skip_ledger"], counts=report.counts)
         total = time.perf_counter() - t0
         con.print(f"Loaded in {total - gen_s:.1f} s: " + ", ".join(f"{k} {v:,}" for k, v in report.counts.items()),
                   highlight=False)
