@@ -332,21 +332,44 @@ class _Builder:
             is_minor=minor, medical_note=pick(rng, MEDICAL) if rng.random() < 0.04 else "",
         )
         person.identifiers.append(("prisoner", "SDF", person.prisoner_number))
-        if rng.random() < 0.8:
-            rel = weighted(rng, ("mother", "brother", "father", "wife"), (0.4, 0.3, 0.15, 0.15))
-            nok_country = country
-            if rel == "mother":
-                nm, nm_ar = _plain_name(mother), mother.ar
-            else:
-                other = self.male_name(rng, country) if rel != "wife" else self.female_name(rng, country)
-                if rel == "brother":
-                    other = Name(pick(rng, words.MALE_GIVEN), name.father, name.grandfather, name.family)
-                elif rel == "father":
-                    other = Name(name.father, name.grandfather, pick(rng, words.MALE_GIVEN), name.family)
-                nm, nm_ar = _plain_name(other), other.ar
-            town = self.birth_place(rng, nok_country)
-            person.next_of_kin = NextOfKin(nm, nm_ar, rel, self.phone(rng, nok_country), f"{town.name}, {places.BY_CODE[nok_country].name}")
         return person
+
+    def build_next_of_kin(self, detainees: list[Person], by_id: dict[str, Person]) -> None:
+        """The person to inform, drawn once every family link is known: a wife or mother in a camp is
+        named as such (with the camp as address), and a relative's name agrees with the detainee's."""
+        rng = _rng(self.seed, "next-of-kin")
+        camp_names = {f.code: f.name for f in self.facilities}
+        wife_of: dict[str, str] = {}
+        mother_of: dict[str, str] = {}
+        for link in self.links:
+            if link.relation == "husband":
+                wife_of.setdefault(link.relative, link.person)
+            elif link.relation == "mother" and by_id[link.person].group == "detainee":
+                mother_of[link.person] = link.relative
+        for d in detainees:
+            if rng.random() >= 0.8:
+                continue
+            in_camp = wife_of.get(d.id) if rng.random() < 0.7 else None
+            in_camp = in_camp or mother_of.get(d.id)
+            if in_camp is not None:
+                kin = by_id[in_camp]
+                relation = "wife" if wife_of.get(d.id) == in_camp else "mother"
+                d.next_of_kin = NextOfKin(_plain_name(kin.name), kin.name.ar, relation, "",
+                                          f"{camp_names[kin.facility]}, household {kin.household}")
+                continue
+            country = d.nationality
+            rel = weighted(rng, ("mother", "brother", "father", "wife"), (0.4, 0.3, 0.15, 0.15))
+            if rel == "mother":
+                other = d.mother_name
+            elif rel == "brother":
+                other = Name(pick(rng, words.MALE_GIVEN), d.name.father, d.name.grandfather, d.name.family)
+            elif rel == "father":
+                other = Name(d.name.father, d.name.grandfather, pick(rng, words.MALE_GIVEN), d.name.family)  # type: ignore[arg-type]
+            else:
+                other = self.female_name(rng, country)
+            town = self.birth_place(rng, country)
+            d.next_of_kin = NextOfKin(_plain_name(other), other.ar, rel, self.phone(rng, country),
+                                      f"{town.name}, {places.BY_CODE[country].name}")
 
     @staticmethod
     def rationale(rng: random.Random, tier: int, cap_day: dt.date, place: Place) -> str:
@@ -754,6 +777,7 @@ def generate(seed: int, scale: str | Scale = "small", scenario: Scenario | None 
     prison_counts, camp_counts = b.build_facilities()
     detainees = b.build_detainees(prison_counts)
     residents = b.build_camps(camp_counts, detainees)
+    b.build_next_of_kin(detainees, {p.id: p for p in detainees + residents})
     b.build_keep_apart(detainees)
     b.build_history(detainees, residents)
     persons = detainees + residents

@@ -165,6 +165,27 @@ def test_residents_are_linked_to_detainees(pop: Population) -> None:
     ), "no detainee whose mother is in a camp"
 
 
+def test_person_to_inform_agrees_with_the_family(pop: Population) -> None:
+    from custody.synth.load import full_latin
+
+    wives = {(link.relative, link.person) for link in pop.family_links if link.relation == "husband"}
+    with_kin = [d for d in pop.detainees if d.next_of_kin is not None]
+    assert 0.7 <= len(with_kin) / len(pop.detainees) <= 0.9
+    in_camp = 0
+    for d in with_kin:
+        kin = d.next_of_kin
+        if kin.relation == "mother":
+            assert kin.name == full_latin(d.mother_name)
+        if "household" in kin.address:
+            in_camp += 1
+            ref = kin.address.rsplit(" ", 1)[-1]
+            members = [p for p in pop.residents if p.household == ref and p.name.ar == kin.name_ar]
+            assert members, kin
+            if kin.relation == "wife":
+                assert (d.id, members[0].id) in wives
+    assert in_camp > 0
+
+
 def test_households_hold_every_resident(pop: Population) -> None:
     by = pop.by_id()
     refs = {h.ref for h in pop.households}
