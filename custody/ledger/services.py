@@ -17,7 +17,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -154,26 +154,34 @@ def _state_of(row: CustodyState | None) -> State:
                  row.manifest_to_id, row.expected_arrival, row.departed, row.last_seq, row.last_event_at)
 
 
-def _apply_state(row: CustodyState, s: State) -> None:
-    row.status, row.facility_id, row.custodian_id, row.block = s.status, s.facility_id, s.custodian_id, s.block
-    row.manifest, row.manifest_from_id, row.manifest_to_id = s.manifest, s.manifest_from_id, s.manifest_to_id
-    row.expected_arrival, row.departed, row.last_seq, row.last_event_at = (
-        s.expected_arrival, s.departed, s.last_seq, s.last_event_at)
-
-
-STATE_FIELDS = ["status", "facility", "custodian", "block", "manifest", "manifest_from", "manifest_to",
-                "expected_arrival", "departed", "last_seq", "last_event_at"]
-
-
 @dataclass
 class Recorded:
     event: LedgerEvent
     created: bool
 
 
+@dataclass(slots=True)
+class _NewEvent:
+    """An event about to be inserted: the row's values, without the cost of a model instance."""
+
+    seq: int
+    kind: str
+    person_id: int
+    occurred_at: datetime
+    recorded_at: datetime
+    facility_id: int | None
+    custodian_id: int | None
+    recorded_by_id: int | None
+    idempotency_id: str
+    manifest: str
+    reason: str
+    data: dict[str, Any]
+    body: str
+
+
 @dataclass
 class _Batch:
-    events: list[LedgerEvent] = field(default_factory=list)
+    events: list[_NewEvent] = field(default_factory=list)
     nodes: list[tuple[int, int, bytes]] = field(default_factory=list)
     checkpoints: list[SignedCheckpoint] = field(default_factory=list)
     results: list[Recorded] = field(default_factory=list)
@@ -333,11 +341,8 @@ def _append(specs: Sequence[EventSpec], user: Any, lk: _Lookups) -> _Batch:
         )
         body = canonical_json(doc)
         batch.nodes.extend(frontier.append(leaf_hash(body)))
-        event = LedgerEvent(
-            seq=seq, kind=spec.kind, person_id=pid, occurred_at=spec.occurred_at, recorded_at=now,
-            facility_id=facility_id, custodian_id=custodian_id, recorded_by=user if getattr(user, "pk", None) else None,
-            idempotency_id=idem, manifest=spec.manifest, reason=spec.reason, data=data, body=body.decode("utf-8"),
-        )
+        event = _NewEvent(seq, spec.kind, pid, spec.occurred_at, now, facility_id, custodian_id,
+                          getattr(user, "pk", None), idem, spec.manifest, spec.reason, data, body.decode("utf-8"))
         batch.events.append(event)
         batch.results.append(Recorded(event, True))
         existing[idem] = event
@@ -373,16 +378,24 @@ _EVENT_COLUMNS = ["seq", "kind", "person_id", "occurred_at", "recorded_at", "fac
                   "recorded_by_id", "idempotency_id", "manifest", "reason", "data", "body"]
 
 
-def _insert_events(events: list[LedgerEvent]) -> None:
+def _db_time(value: datetime) -> Any:
+    if connection.vendor == "sqlite":
+        # What Django's SQLite backend stores for an aware datetime: naive UTC text.
+        return str(value.astimezone(UTC).replace(tzinfo=None))
+    return value
+
+
+def _insert_events(events: list[_NewEvent]) -> None:
     """One executemany: the ORM's bulk_create spends more time compiling values than the database inserting them."""
     meta = LedgerEvent._meta
-    when, data = meta.get_field("occurred_at"), meta.get_field("data")
+    data = meta.get_field("data")
     cols = ", ".join(f'"{c}"' for c in _EVENT_COLUMNS)
     sql = f'INSERT INTO "{meta.db_table}" ({cols}) VALUES ({", ".join(["%s"] * len(_EVENT_COLUMNS))})'
+    recorded = {id(e.recorded_at): _db_time(e.recorded_at) for e in events}
     rows = [
-        (e.seq, e.kind, e.person_id, when.get_db_prep_save(e.occurred_at, connection),
-         when.get_db_prep_save(e.recorded_at, connection), e.facility_id, e.custodian_id, e.recorded_by_id,
-         e.idempotency_id, e.manifest, e.reason, data.get_db_prep_save(e.data, connection), e.body)
+        (e.seq, e.kind, e.person_id, _db_time(e.occurred_at), recorded[id(e.recorded_at)], e.facility_id,
+         e.custodian_id, e.recorded_by_id, e.idempotency_id, e.manifest, e.reason,
+         data.get_db_prep_save(e.data, connection), e.body)
         for e in events
     ]
     with connection.cursor() as cur:
@@ -409,13 +422,19 @@ def _save_projection(touched: set[int], states: dict[int, State], rows: dict[int
     """
     from custody.registry.models import Person
 
-    out = []
+    cols = ["person_id", "status", "facility_id", "custodian_id", "block", "manifest", "manifest_from_id",
+            "manifest_to_id", "expected_arrival", "departed", "last_seq", "last_event_at"]
+    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in cols[1:])
+    sql = (f'INSERT INTO "{CustodyState._meta.db_table}" ({", ".join(cols)}) VALUES ({", ".join(["%s"] * len(cols))}) '
+           f'ON CONFLICT ("person_id") DO UPDATE SET {updates}')
+    rows = []
     for pid in touched:
-        row = CustodyState(person_id=pid)
-        _apply_state(row, states[pid])
-        out.append(row)
-    CustodyState.objects.bulk_create(out, batch_size=500, update_conflicts=True, unique_fields=["person"],
-                                     update_fields=STATE_FIELDS)
+        s = states[pid]
+        rows.append((pid, s.status, s.facility_id, s.custodian_id, s.block, s.manifest, s.manifest_from_id,
+                     s.manifest_to_id, _db_time(s.expected_arrival) if s.expected_arrival else None, s.departed,
+                     s.last_seq, _db_time(s.last_event_at) if s.last_event_at else None))
+    with connection.cursor() as cur:
+        cur.executemany(sql, rows)
     table = Person._meta.db_table
     with connection.cursor() as cur:
         cur.executemany(

@@ -108,6 +108,8 @@ def verify_log(
 
 
 def _check_sequence(seqs: Sequence[int], report: LogReport) -> None:
+    if list(seqs) == list(range(len(seqs))):
+        return  # compared in C; the loop below only runs to name the first position that is wrong
     for position, seq in enumerate(seqs):
         if seq != position:
             if seq > position:
