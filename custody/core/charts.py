@@ -63,7 +63,8 @@ def line_chart(series: dict[str, Sequence[float]], *, x_labels: Sequence[str] = 
 
     parts = [f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg" direction="ltr" style="direction:ltr">']
     if title:
-        parts.append(f'<text x="{left}" y="14" font-weight="700">{escape(title)}</text>')
+        tx, ta = (width - right, "end") if rtl else (left, "start")
+        parts.append(f'<text x="{tx}" y="14" font-weight="700" text-anchor="{ta}">{escape(title)}</text>')
     parts.append(f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#999"/>')
     for frac in (0, 0.5, 1):
         parts.append(f'<text x="{left - 4}" y="{py(vmax * frac) + 4:.1f}" text-anchor="end">{vmax * frac:,.0f}</text>')
@@ -75,6 +76,9 @@ def line_chart(series: dict[str, Sequence[float]], *, x_labels: Sequence[str] = 
     if x_labels:
         for i in (0, n - 1):
             if i < len(x_labels):
-                parts.append(f'<text x="{px(i):.1f}" y="{top + ph + 14}" text-anchor="middle">{escape(x_labels[i])}</text>')
+                # The first and last labels sit at the plot's edges: anchor them inwards so neither is clipped.
+                at_left = (i == 0) != rtl
+                anchor = "start" if at_left else "end"
+                parts.append(f'<text x="{px(i):.1f}" y="{top + ph + 14}" text-anchor="{anchor}">{escape(x_labels[i])}</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -197,10 +197,11 @@ class Person(Releasable):
         q &= releasable_exists(cls, user)
         agency = user.agency
         if agency is not None and agency.custody_scope:
+            # A detaining authority sees the people it holds or held, and the residents of the camps
+            # it controls (households are not custody events, so custodians_ever does not cover them).
             through = cls.custodians_ever.through
-            q &= Q(Exists(through.objects.filter(person_id=OuterRef("pk"), agency_id=agency.pk)))
-        if action != "view" and agency is not None and agency.protection_purpose is False:
-            pass  # changes are further limited by role in restrict()
+            held = Q(Exists(through.objects.filter(person_id=OuterRef("pk"), agency_id=agency.pk)))
+            q &= held | Q(household__camp__custodian_id=agency.pk)
         return q
 
     def birth_display(self) -> str:
