@@ -37,6 +37,7 @@ from custody.matching.models import (
 from custody.registry.models import Person
 
 Progress = Callable[[str, int, int], None]
+INDEX_TRAINING_SAMPLE = 5000
 
 # --------------------------------------------------------------------------- registry -> engine
 
@@ -102,7 +103,10 @@ def get_index() -> LinkageIndex:
         records = person_records(Person.objects.all().order_by("pk"))
         model = current_model()
         if model is None:
-            linker = Linker(records)
+            # no scan yet: estimate on a spread sample so the first check stays quick on a large
+            # registry (`custody match-scan` estimates on everyone and stores the parameters)
+            step = max(1, len(records) // INDEX_TRAINING_SAMPLE)
+            linker = Linker(records[::step])
             linker.run()
             model = linker.model
         index = LinkageIndex(records, model)
