@@ -136,11 +136,15 @@ def test_every_family_link_is_consistent(pop: Population) -> None:
             assert person.sex == "F" and not person.is_minor and relative.group == "detainee"
 
 
+@pytest.fixture(scope="module")
+def real_pop() -> Population:
+    return generate(3, "real")
+
+
 @pytest.mark.slow
-def test_slavic_style_surnames_agree_with_sex() -> None:
-    pop = generate(4, "real")
+def test_slavic_style_surnames_agree_with_sex(real_pop: Population) -> None:
     checked = 0
-    for p in pop.persons:
+    for p in real_pop.persons:
         for name in (p.name, p.mother_name):
             fam = name.family.lat if name.family is not None else ""
             sex = p.sex if name is p.name else "F"
@@ -268,8 +272,8 @@ def test_tier_one_moves_first(pop: Population) -> None:
 
 
 @pytest.mark.slow
-def test_real_scale_matches_the_brief() -> None:
-    pop = generate(3, "real")
+def test_real_scale_matches_the_brief(real_pop: Population) -> None:
+    pop = real_pop
     prisons = [f for f in pop.facilities if f.kind == "prison"]
     assert len(prisons) == 7 and all(f.custodian == "SDF" for f in prisons)
     first_site = Counter(p.prisoner_number.split("-")[0] for p in pop.detainees)
