@@ -55,7 +55,13 @@ def sign_in(request: Any, username: str, password: str, otp_token: str) -> SignI
         device = match_token(user, otp_token.strip()) if otp_token else None
         if device is None:
             User.objects.filter(pk=user.pk).update(failed_logins=F("failed_logins") + 1)
-            audit.record(request, "sign_in", obj=user, outcome="failed", reason="second factor")
+            user.refresh_from_db(fields=["failed_logins"])
+            # The request is still anonymous: name the account, or the audit row says nobody.
+            audit.record(request, "sign_in", obj=user, outcome="failed", username=user.username, reason="second factor")
+            if user.failed_logins >= settings.LOCKOUT_FAILURES:
+                # Wrong codes count like wrong passwords: a known password does not open unlimited guessing.
+                User.objects.filter(pk=user.pk).update(locked_until=now + timedelta(seconds=settings.LOCKOUT_SECONDS), failed_logins=0)
+                audit.record(request, "account_locked", obj=user, outcome="denied", username=user.username)
             return SignInResult(None, _("The six-digit code from your authenticator app is missing or wrong."))
         User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
         return SignInResult(user, device=device)

@@ -26,3 +26,13 @@ def every_person_model_is_restricted(app_configs: Any, **kwargs: Any) -> list[ch
                 )
             )
     return errors
+
+
+@checks.register(checks.Tags.security)
+def forged_forms_are_audited(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    from django.conf import settings
+
+    if getattr(settings, "CSRF_FAILURE_VIEW", "") != "custody.core.views.csrf_failure":
+        return [checks.Warning("Refused forged forms (CSRF failures) are not audited: set CSRF_FAILURE_VIEW = "
+                               "'custody.core.views.csrf_failure'.", id="custody.W002")]
+    return []

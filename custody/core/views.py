@@ -17,3 +17,15 @@ def home(request: HttpRequest) -> HttpResponse:
     from custody.registry.views import home as registry_home
 
     return registry_home(request)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A forged (or stale) form: refused as Django does, and audited. Active when settings name it:
+    CSRF_FAILURE_VIEW = "custody.core.views.csrf_failure"."""
+    from django.views.csrf import csrf_failure as refuse
+
+    from custody.core import audit
+
+    audit.record(request, "forged_form", outcome="denied", object_type="request", object_id=request.path[:64],
+                 reason=reason, method=request.method)
+    return refuse(request, reason=reason)
