@@ -51,16 +51,23 @@ class RestrictedViewSetMixin:
                 audit.record(self.request, "api_read", object_type=model._meta.label_lower, object_id=str(lookup), outcome="denied")
             raise
 
+
+
+class AuditedRetrieveMixin:
+    """Audits each record read. Kept out of RestrictedViewSetMixin: a `retrieve` there made the router
+    add a detail route to every plain ViewSet/GenericViewSet using the mixin, which then failed with
+    500 ('super' object has no attribute 'retrieve') and put phantom {id} paths in the schema."""
+
     def retrieve(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().retrieve(request, *args, **kwargs)  # type: ignore[misc]
-        if self.audit_reads:
-            audit.record(request, "api_read", obj=self.get_object())
+        if self.audit_reads:  # type: ignore[attr-defined]
+            audit.record(request, "api_read", obj=self.get_object())  # type: ignore[attr-defined]
         return response
 
 
-class RestrictedReadOnlyViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+class RestrictedReadOnlyViewSet(AuditedRetrieveMixin, RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     pass
 
 
-class RestrictedModelViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):
+class RestrictedModelViewSet(AuditedRetrieveMixin, RestrictedViewSetMixin, viewsets.ModelViewSet):
     pass
