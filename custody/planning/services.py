@@ -207,13 +207,31 @@ def start_run(user: Any, scenario: PlanningScenario, *, time_limit: float = 60.0
     return run
 
 
+def _ledger_departures(vehicle_ids: list[str]) -> dict[str, list[str]]:
+    """People the custody ledger records as departed on each manifest (the manifest number printed
+    on the PDF is the vehicle id)."""
+    from custody.ledger.models import LedgerEvent
+
+    out: dict[str, list[str]] = {}
+    rows = LedgerEvent.objects.filter(kind="departed", manifest__in=vehicle_ids).values_list("manifest", "person__ref")
+    for manifest, ref in rows:
+        out.setdefault(manifest, []).append(ref)
+    return out
+
+
 def _kept_vehicles(run: PlanRun, first_day: int) -> list[planner.Vehicle]:
-    """What actually left before `first_day`: the recorded outcome where there is one, the plan
-    where nothing was recorded (only exceptions are entered), nothing for a cancelled vehicle."""
+    """What actually left before `first_day`: the outcome entered by hand where there is one, else
+    the departures the custody ledger records on that manifest, else the plan (only exceptions are
+    entered); nothing for a cancelled vehicle."""
     out = []
-    for v in run.vehicles.filter(day__lt=first_day).select_related("outcome"):
+    vehicles = list(run.vehicles.filter(day__lt=first_day).select_related("outcome"))
+    ledger = _ledger_departures([v.vehicle_id for v in vehicles])
+    site_of = {p["id"]: p["site"] for p in run.scenario.data["people"]}
+    for v in vehicles:
         outcome = getattr(v, "outcome", None)
         manifest = list(v.manifest)
+        if outcome is None and v.vehicle_id in ledger:
+            manifest = sorted({p for p in ledger[v.vehicle_id] if site_of.get(p) == v.site})
         if outcome is not None:
             if outcome.status == OutcomeStatus.CANCELLED:
                 continue

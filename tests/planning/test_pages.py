@@ -208,3 +208,33 @@ def test_pages_in_arabic_read_right_to_left(registry, planner_user, client_for) 
     sc = PlanningScenario.objects.get()
     detail = client.get(f"/ar/planning/scenarios/{sc.pk}/").content.decode()
     assert "الافتراضات" in detail and "تقدير الخطورة لكل يوم" in detail
+
+
+def test_replan_reads_actual_departures_from_the_custody_ledger(registry, planner_user, client_for, immediate_tasks) -> None:
+    from django.utils import timezone
+
+    from custody.ledger.services import record_events_bulk
+    from custody.ledger.specs import EventSpec
+    from custody.registry.models import Facility, Person
+
+    client = client_for(planner_user)
+    run = _build_and_plan(client)
+    run.refresh_from_db()
+    vehicle = PlannedVehicle.objects.filter(run=run, day=0).order_by("vehicle_id").first()
+    stayed, *left = vehicle.manifest
+    assert left, "the vehicle carries more than one person"
+    site = Facility.objects.get(code=vehicle.site)
+    now = timezone.now()
+    specs = []
+    for ref in left:
+        person = Person.objects.get(ref=ref)
+        specs.append(EventSpec(kind="intake", person=person, occurred_at=now - timezone.timedelta(days=30), facility=site))
+        specs.append(EventSpec(kind="departed", person=person, occurred_at=now, facility=site, manifest=vehicle.vehicle_id))
+    record_events_bulk(specs)
+    client.post(f"/planning/runs/{run.pk}/progress/", {"action": "replan", "from_day": 2, "time_limit": 20})
+    new = PlanRun.objects.latest("pk")
+    assert new.status == "done", (new.error, new.findings)
+    kept = PlannedVehicle.objects.get(run=new, vehicle_id=vehicle.vehicle_id)
+    assert sorted(kept.manifest) == sorted(left)
+    # The one the ledger did not see leave is planned again later.
+    assert any(stayed in v.manifest for v in PlannedVehicle.objects.filter(run=new, day__gte=1))
