@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from custody.synth import places
-from custody.synth.model import Name, Person, Population
+from custody.synth.model import Name, Person, Population, RosterRow
 from custody.synth.translit import plain
 
+PRIMARY_ROSTERS = ("sdf-prisons", "camp-register")  # the sources people were registered from
 DEMO_PASSWORD = "custody-demo-2026"  # docs/conventions.md: every demo user, demo mode only
 BATCH = 2000
 
@@ -170,7 +171,9 @@ def load_population(pop: Population, *, record_history: bool = True, progress: A
                 cur.executemany(sql, [(pk[h.head], households[h.ref].pk) for h in pop.households])
             bar.advance(task, len(pop.households))
 
-        names = [n for p in pop.persons for n in _name_rows(reg.PersonName, p, pk[p.id])]
+        registered = {r.identity_id: r for source in PRIMARY_ROSTERS for r in pop.rosters[source].rows}
+        names = [reg.PersonName(person_id=pk[p.id], **fields)
+                 for p in pop.persons for fields, _parts in _names(p, registered.get(p.id))]
         with stage("names", len(names)) as task:
             bulk(reg.PersonName, names, task)
 
@@ -196,7 +199,7 @@ def load_population(pop: Population, *, record_history: bool = True, progress: A
             bulk(reg.KeepApart, apart, task)
 
         with stage("search index", len(pop.persons)) as task:
-            _write_search_index(pop, pk, lambda n: bar.advance(task, n))
+            _write_search_index(pop, pk, registered, lambda n: bar.advance(task, n))
 
         if bulk_history is not None:
             specs = ledger_specs(pop, pk, facilities, agencies, users)
@@ -210,18 +213,8 @@ def load_population(pop: Population, *, record_history: bool = True, progress: A
     return report
 
 
-def _name_parts(p: Person) -> list[list[str]]:
-    """The parts of every name `_name_rows` writes for `p`, in the same order (search tokens come from these)."""
-    n = p.name
-    out = [[x.ar for x in n.chain()], [plain(x.lat) for x in n.chain()]]
-    if n.kunya is not None:
-        tail = [n.nisba] if n.nisba is not None else []
-        out.append([plain(x.lat) for x in [n.kunya, *tail]])
-        out.append([x.ar for x in [n.kunya, *tail]])
-    return out
-
-
-def _write_search_index(pop: Population, pk: dict[str, int], advance: Callable[[int], None]) -> int:
+def _write_search_index(pop: Population, pk: dict[str, int], registered: dict[str, RosterRow],
+                        advance: Callable[[int], None]) -> int:
     """The registry's name tokens (custody.registry.search), computed per name part and inserted raw.
 
     `reindex_people` computes tokens_for_name for every full name and builds a model instance per token:
@@ -236,8 +229,10 @@ def _write_search_index(pop: Population, pk: dict[str, int], advance: Callable[[
     from custody.registry.search import tokens_for_name
 
     per_part = functools.lru_cache(maxsize=None)(tokens_for_name)
-    named = [(pk[p.id], _name_parts(p)) for p in pop.persons]
-    sample = [parts for _pid, names in named[:: max(1, len(named) // 100)] for parts in names]
+    # Each name as its parts; a name without known parts (a roster spelling with a typo) as one whole.
+    named = [(pk[p.id], [parts or [fields["full"]] for fields, parts in _names(p, registered.get(p.id))])
+             for p in pop.persons]
+    sample = [parts for _pid, names in named[:: max(1, len(named) // 100)] for parts in names if len(parts) > 1]
     by_part = all(tokens_for_name(" ".join(parts)) == set().union(*(per_part(x) for x in parts)) for parts in sample)
     sql = f"INSERT INTO {NameToken._meta.db_table} (person_id, token) VALUES (%s, %s)"
     written = reported = 0
@@ -275,7 +270,10 @@ def _person_row(model: Any, p: Person, households: dict[str, Any], agencies: dic
     )
 
 
-def _name_rows(model: Any, p: Person, person_pk: int) -> list[Any]:
+def _names(p: Person, registered: RosterRow | None) -> list[tuple[dict[str, Any], list[str]]]:
+    """Every PersonName of `p` (as field values) with its written parts, in order: the true name in Arabic
+    and Latin script, the kunya (with nisba) as an alias in both, and the Latin spelling under which the
+    primary roster registered the person when it differs from the scholarly one."""
     n = p.name
 
     def lat(part: Any) -> str:
@@ -284,23 +282,29 @@ def _name_rows(model: Any, p: Person, person_pk: int) -> list[Any]:
     def ar(part: Any) -> str:
         return part.ar if part is not None else ""
 
-    rows = [
-        model(person_id=person_pk, script="arab", full=n.ar, given=n.ism.ar, father=ar(n.father),
-              grandfather=ar(n.grandfather), family=ar(n.family), nisba=ar(n.nisba), kunya=ar(n.kunya),
-              source="generator"),
-        model(person_id=person_pk, script="latn", full=full_latin(n), given=lat(n.ism), father=lat(n.father),
+    chain = n.chain()
+    out: list[tuple[dict[str, Any], list[str]]] = [
+        (dict(script="arab", full=n.ar, given=n.ism.ar, father=ar(n.father), grandfather=ar(n.grandfather),
+              family=ar(n.family), nisba=ar(n.nisba), kunya=ar(n.kunya), source="generator"),
+         [x.ar for x in chain]),
+        (dict(script="latn", full=full_latin(n), given=lat(n.ism), father=lat(n.father),
               grandfather=lat(n.grandfather), family=lat(n.family), nisba=lat(n.nisba), kunya=lat(n.kunya),
               source="generator"),
+         [lat(x) for x in chain]),
     ]
     if n.kunya is not None:
         # The kunya, usually with the nisba, is how many are known: an alias in both scripts.
-        tail_lat = f" {lat(n.nisba)}" if n.nisba is not None else ""
-        tail_ar = f" {ar(n.nisba)}" if n.nisba is not None else ""
-        rows.append(model(person_id=person_pk, script="latn", full=lat(n.kunya) + tail_lat, kunya=lat(n.kunya),
-                          nisba=lat(n.nisba), source="generator", is_alias=True))
-        rows.append(model(person_id=person_pk, script="arab", full=ar(n.kunya) + tail_ar, kunya=ar(n.kunya),
-                          nisba=ar(n.nisba), source="generator", is_alias=True))
-    return rows
+        tail = [n.nisba] if n.nisba is not None else []
+        out.append((dict(script="latn", full=" ".join(lat(x) for x in [n.kunya, *tail]), kunya=lat(n.kunya),
+                         nisba=lat(n.nisba), source="generator", is_alias=True),
+                    [lat(x) for x in [n.kunya, *tail]]))
+        out.append((dict(script="arab", full=" ".join(ar(x) for x in [n.kunya, *tail]), kunya=ar(n.kunya),
+                         nisba=ar(n.nisba), source="generator", is_alias=True),
+                    [ar(x) for x in [n.kunya, *tail]]))
+    if registered is not None and registered.name and registered.name.casefold() != out[1][0]["full"].casefold():
+        out.append((dict(script="latn", full=registered.name, source=registered.source),
+                    list(registered.name_parts)))
+    return out
 
 
 def ledger_specs(pop: Population, pk: dict[str, int], facilities: dict[str, Any], agencies: dict[str, Any],

@@ -193,6 +193,9 @@ class RosterRow:
     nationality: str
     mother_name: str
     place_of_birth: str
+    # The written parts of `name` where known (primary rosters, no typo): lets the loader index the
+    # spelling part by part. Not part of the CSV.
+    name_parts: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

@@ -41,7 +41,13 @@ def _fold(s: str) -> str:
 
 
 def latin_name(name: Name, st: Style, rng: random.Random, *, grandfather: float, family: float,
-               bin_: float = 0.0, surname_first: bool = False) -> str:
+               bin_: float = 0.0, surname_first: bool = False, parts: list[str] | None = None) -> str:
+    """The name as this clerk writes it; `parts`, if given, receives the written parts in order."""
+    if parts is not None:
+        text = latin_name(name, st, rng, grandfather=grandfather, family=family, bin_=bin_,
+                          surname_first=surname_first)
+        parts.extend(_split_parts(name, st, text))
+        return text
     upper = st["case"] == "upper"
     given = [st.render(name.ism.lat)]
     if name.father is not None:
@@ -55,6 +61,19 @@ def latin_name(name: Name, st: Style, rng: random.Random, *, grandfather: float,
     if surname_first and surname:
         return f"{surname.upper()} {' '.join(given)}"
     return " ".join([*given, surname] if surname else given)
+
+
+def _split_parts(name: Name, st: Style, text: str) -> list[str]:
+    """The written parts of `text`, a name `latin_name` wrote with `st` (no surname first, no connector):
+    each part is one of the name's parts as the clerk renders it, so multi-word parts stay whole."""
+    rendered = [st.render(p.lat) for p in name.chain()]
+    out: list[str] = []
+    rest = text
+    for r in rendered:
+        if rest == r or rest.startswith(r + " "):
+            out.append(r)
+            rest = rest[len(r):].lstrip()
+    return out if not rest else []
 
 
 def arabic_name(name: Name, rng: random.Random, *, grandfather: float, family: float, informal: float,
@@ -132,9 +151,10 @@ def build_rosters(pop: Population) -> dict[str, Roster]:
     primary_latin: dict[str, str] = {}
     for p in detainees:
         st = pick(rng, clerks)
-        name = latin_name(p.name, st, rng, grandfather=0.6, family=0.65)
+        parts: list[str] = []
+        name = latin_name(p.name, st, rng, grandfather=0.6, family=0.65, parts=parts)
         if rng.random() < 0.08:
-            name = typo_edit(name, rng)
+            name, parts = typo_edit(name, rng), []
         name_ar = arabic_name(p.name, rng, grandfather=0.7, family=0.7, informal=0.4, typo=0.04) if rng.random() < 0.35 else ""
         alias = _kunya_alias(p, st, rng.random() < 0.3) if rng.random() < 0.45 else ""
         sdf.rows.append(RosterRow(
@@ -142,7 +162,7 @@ def build_rosters(pop: Population) -> dict[str, Roster]:
             dob_text(p, rng, precision=_degrade(p, rng, 0.9), style="iso"), "M",
             "" if rng.random() < 0.05 else places.BY_CODE[p.nationality].name,
             latin_name(p.mother_name, st, rng, grandfather=0.0, family=0.7) if rng.random() < 0.25 else "",
-            _town(p) if rng.random() < 0.7 else "",
+            _town(p) if rng.random() < 0.7 else "", tuple(parts),
         ))
         primary_latin[p.id] = name
     rosters[sdf.source] = sdf
@@ -153,9 +173,10 @@ def build_rosters(pop: Population) -> dict[str, Roster]:
     camp = Roster("camp-register", "Camp administration register", "HUM", "camp", True)
     for p in residents:
         st = pick(rng, clerks)
-        name = latin_name(p.name, st, rng, grandfather=0.4, family=0.5)
+        parts = []
+        name = latin_name(p.name, st, rng, grandfather=0.4, family=0.5, parts=parts)
         if rng.random() < 0.06:
-            name = typo_edit(name, rng)
+            name, parts = typo_edit(name, rng), []
         child = p.is_minor
         mother = ""
         if rng.random() < (0.6 if child else 0.3):
@@ -166,7 +187,7 @@ def build_rosters(pop: Population) -> dict[str, Roster]:
             arabic_name(p.name, rng, grandfather=0.4, family=0.5, informal=0.5, typo=0.03) if rng.random() < 0.7 else "",
             (), dob_text(p, rng, precision=_degrade(p, rng, 0.8), style="dmy"), p.sex,
             "" if rng.random() < 0.03 else places.BY_CODE[p.nationality].name, mother,
-            _town(p) if rng.random() < 0.6 else "",
+            _town(p) if rng.random() < 0.6 else "", tuple(parts),
         ))
         primary_latin[p.id] = name
     rosters[camp.source] = camp

@@ -58,6 +58,11 @@ def test_registry_holds_the_population(pop: Any) -> None:
     assert set(row.nationalities.values_list("country", flat=True)) == set(sample.nationalities)
     assert row.names.filter(script="arab", is_alias=False).get().full == sample.name.ar
     assert row.identifiers.filter(kind="prisoner", value=sample.prisoner_number).exists()
+    # The spelling the partner force registered the person under is kept, with its source.
+    registered = {r.identity_id: r.name for r in pop.rosters["sdf-prisons"].rows}
+    spelled = dict(reg.PersonName.objects.filter(source="sdf-prisons").values_list("person__ref", "full"))
+    assert spelled and all(registered[ref] == full for ref, full in spelled.items())
+    assert len(spelled) >= 0.8 * len(pop.detainees)
     by_relation = Counter(reg.FamilyLink.objects.values_list("relation", flat=True))
     assert by_relation == Counter(link.relation for link in pop.family_links)
 
