@@ -207,7 +207,7 @@ def start_run(user: Any, scenario: PlanningScenario, *, time_limit: float = 60.0
     return run
 
 
-def _ledger_departures(vehicle_ids: list[str]) -> dict[str, list[str]]:
+def ledger_departures(vehicle_ids: list[str]) -> dict[str, list[str]]:
     """People the custody ledger records as departed on each manifest (the manifest number printed
     on the PDF is the vehicle id)."""
     from custody.ledger.models import LedgerEvent
@@ -225,7 +225,7 @@ def _kept_vehicles(run: PlanRun, first_day: int) -> list[planner.Vehicle]:
     entered); nothing for a cancelled vehicle."""
     out = []
     vehicles = list(run.vehicles.filter(day__lt=first_day).select_related("outcome"))
-    ledger = _ledger_departures([v.vehicle_id for v in vehicles])
+    ledger = ledger_departures([v.vehicle_id for v in vehicles])
     site_of = {p["id"]: p["site"] for p in run.scenario.data["people"]}
     for v in vehicles:
         outcome = getattr(v, "outcome", None)

@@ -247,10 +247,14 @@ def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
             _fail(request, e if isinstance(e, RuleError) else RuleError(str(e)))
     audit.record(request, "planning_progress_view", obj=run)
     rows = []
+    all_vehicles = list(PlannedVehicle.objects.filter(run=run).select_related("outcome"))
+    # Departures the custody ledger records on a manifest count where nothing was entered by hand.
+    ledger = services.ledger_departures([v.vehicle_id for v in all_vehicles if not hasattr(v, "outcome")])
     for d in run.plan_days.all():
-        vs = list(PlannedVehicle.objects.filter(run=run, day=d.day).select_related("outcome"))
+        vs = [v for v in all_vehicles if v.day == d.day]
         recorded = [v for v in vs if hasattr(v, "outcome")]
-        actual = sum(len(v.outcome.moved) for v in recorded) + sum(v.people for v in vs if not hasattr(v, "outcome"))
+        actual = sum(len(v.outcome.moved) for v in recorded) + sum(
+            len(ledger[v.vehicle_id]) if v.vehicle_id in ledger else v.people for v in vs if not hasattr(v, "outcome"))
         rows.append({"day": d.day + 1, "planned": d.departures, "vehicles": len(vs), "recorded": len(recorded),
                      "actual": actual, "cancelled": sum(1 for v in recorded if v.outcome.status == OutcomeStatus.CANCELLED)})
     try:

@@ -231,6 +231,10 @@ def test_replan_reads_actual_departures_from_the_custody_ledger(registry, planne
         specs.append(EventSpec(kind="intake", person=person, occurred_at=now - timezone.timedelta(days=30), facility=site))
         specs.append(EventSpec(kind="departed", person=person, occurred_at=now, facility=site, manifest=vehicle.vehicle_id))
     record_events_bulk(specs)
+    progress = client.get(f"/planning/runs/{run.pk}/progress/").content.decode()
+    day1 = PlannedVehicle.objects.filter(run=run, day=0)
+    expected = sum(v.people for v in day1) - 1  # one person the ledger did not see leave
+    assert f'1</a></td><td class="num">{sum(v.people for v in day1)}</td><td class="num">{expected}</td>' in progress
     client.post(f"/planning/runs/{run.pk}/progress/", {"action": "replan", "from_day": 2, "time_limit": 20})
     new = PlanRun.objects.latest("pk")
     assert new.status == "done", (new.error, new.findings)
