@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import permissions, viewsets
 
 from custody.core import audit
@@ -47,7 +48,11 @@ class RestrictedViewSetMixin:
             lookup = self.kwargs.get(self.lookup_field if hasattr(self, "lookup_field") else "pk")  # type: ignore[attr-defined]
             model = super().get_queryset().model  # type: ignore[misc]
             field = getattr(self, "lookup_field", "pk")
-            if lookup is not None and model._default_manager.filter(**{field: lookup}).exists():
+            try:
+                exists = lookup is not None and model._default_manager.filter(**{field: lookup}).exists()
+            except (ValueError, TypeError, DjangoValidationError):
+                exists = False  # "/people/json/" on an integer key: not a record, just a 404
+            if exists:
                 audit.record(self.request, "api_read", object_type=model._meta.label_lower, object_id=str(lookup), outcome="denied")
             raise
 
