@@ -166,7 +166,7 @@ REST_FRAMEWORK = {
         "custody.accounts.api_auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["custody.core.api_permissions.CustodyPermission"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "custody.core.schema.CustodyAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [],
@@ -176,7 +176,16 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Every response is restricted by the caller's agency, role, releasability and field rules.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several apps have a "kind" or "source" choice field; name each enum after its component.
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": True,
+    "ENUM_NAME_OVERRIDES": {name: f"custody.core.schema_enums.{name}" for name in (
+        "FacilityKindEnum", "IdentifierKindEnum", "PersonFileKindEnum", "LedgerEventKindEnum", "DiscrepancyKindEnum",
+        "CaptureSourceEnum", "ScenarioSourceEnum", "ItemKindEnum", "RedactedCopyKindEnum", "RecipientKindEnum",
+        "OutreachKindEnum", "OverrideKindEnum", "StepKindEnum", "MovementKindEnum", "ProtectionFlagKindEnum",
+        "IncidentKindEnum",
+    )},
 }
+CSRF_FAILURE_VIEW = "custody.core.views.csrf_failure"  # a forged or replayed form is refused and audited
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 

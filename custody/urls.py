@@ -22,6 +22,9 @@ DOMAIN_APPS = [
 ]
 
 router = DefaultRouter()
+# No ".json" twins of every route: custom actions would each need a `format` argument, and the
+# Accept header already chooses the renderer.
+router.include_format_suffixes = False
 for app in DOMAIN_APPS:
     if find_spec(f"custody.{app}.api"):
         import_module(f"custody.{app}.api").register(router)

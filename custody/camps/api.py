@@ -351,6 +351,7 @@ class TraceViewSet(AttributedViewSet):
 
     lookup_field = "ref"
 
+    @extend_schema(parameters=[OpenApiParameter("ref", str, OpenApiParameter.PATH, description="the person's reference")])
     def retrieve(self, request: Request, ref: str | None = None) -> Response:
         person = get_restricted(Person.objects.all(), request.user, request=request, ref=ref)
         if person.group == PopulationGroup.DETAINEE:

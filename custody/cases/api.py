@@ -431,6 +431,7 @@ class ProsecutionFileViewSet(_ViewRestricted):
 
         return _run(request, "case_file_generate", person, go, recipient=d["recipient"])
 
+    @extend_schema(parameters=[OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=["pdf", "json"])])
     @action(detail=True, methods=["get"], url_path=r"download/(?P<fmt>[^/.]+)")
     def download(self, request: Request, pk: str | None = None, fmt: str = "pdf", **kwargs: Any) -> Any:
         if fmt not in ("pdf", "json"):
