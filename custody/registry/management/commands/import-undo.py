@@ -2,34 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import CommandError
-
-from custody.accounts.models import User
-from custody.core import audit
-from custody.core.commands import CustodyCommand
-from custody.core.errors import RuleError
 from custody.registry import importer
-from custody.registry.models import ImportBatch
+from custody.registry.batch_command import ImportBatchCommand
 
 
-class Command(CustodyCommand):
+class Command(ImportBatchCommand):
     help = "Undo a whole roster import, if nothing depends on it yet."
+    audit_action = "import_undo"
+    verb = "undo"
 
-    def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("batch", type=int)
-        parser.add_argument("--user", required=True)
-
-    def handle(self, *args: Any, **opts: Any) -> None:
-        user = User.objects.filter(username=opts["user"], is_active=True).first()
-        if user is None:
-            raise CommandError(f"No active user named {opts['user']!r}.")
-        batch = ImportBatch.objects.restrict(user, "import").filter(pk=opts["batch"]).first()
-        if batch is None:
-            raise CommandError(f"No import batch {opts['batch']} that {user.username} may undo.")
-        try:
-            n = importer.undo(batch, user=user)
-        except RuleError as exc:
-            audit.record(None, "import_undo", obj=batch, user=user, outcome="denied", reason=exc.message, via="cli")
-            raise CommandError(exc.message) from exc
-        audit.record(None, "import_undo", obj=batch, user=user, people=n, via="cli")
-        self.stdout.write(f"Import {batch.pk} undone: {n} people removed.")
+    def perform(self, batch: Any, user: Any) -> tuple[str, dict[str, Any]]:
+        n = importer.undo(batch, user=user)
+        return f"Import {batch.pk} undone: {n} people removed.", {"people": n}
