@@ -55,7 +55,13 @@ def nav_items(user: Any) -> list[dict[str, Any]]:
 def custody_context(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     authenticated = bool(user is not None and user.is_authenticated)
+    full = request.get_full_path()
+    # The page in the other language: set_language cannot translate an /ar/ URL when the request's
+    # own language is English (it resolves the path in the active language), so the template names
+    # the target URL itself.
+    unprefixed = full[3:] if full.startswith("/ar/") else full
     return {
+        "path_unprefixed": unprefixed,
         "DEMO_MODE": settings.DEMO_MODE,
         "nav_items": nav_items(user) if authenticated else [],
         "can_audit": can(user, "audit"),

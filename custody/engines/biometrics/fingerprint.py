@@ -19,7 +19,7 @@ from importlib.metadata import version as _dist_version
 import nbis
 import numpy as np
 import wsq  # noqa: F401  (registers the WSQ codec with Pillow)
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from .errors import BiometricInputError
 from .templates import FINGER, ISO_19794_2_2005, Template, require_same_kind
@@ -104,6 +104,10 @@ def decode_image(data: bytes, *, what: str = "image", allowed: set[str] | None =
     """Decode bytes fully (so truncation is found now, not later) or raise a precise error."""
     if not data:
         raise BiometricInputError(f"the {what} is empty (0 bytes)", "corrupt_image")
+    # weasyprint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES to True when it is imported (for the
+    # PDF reports); a truncated capture must still be refused here, whatever else the process has loaded.
+    tolerant = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -122,6 +126,8 @@ def decode_image(data: bytes, *, what: str = "image", allowed: set[str] | None =
         raise BiometricInputError(
             f"the {what} ({fmt}) is corrupt or truncated and does not decode: {exc}", "corrupt_image"
         ) from exc
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = tolerant
     if allowed is not None and fmt not in allowed:
         raise BiometricInputError(
             f"the {what} is {fmt}; accepted formats are {', '.join(sorted(allowed))}", "unsupported_format"

@@ -107,6 +107,22 @@ def test_corrupt_and_truncated_images_are_refused(real_prints) -> None:
         load_fingerprint(b"")
 
 
+def test_truncated_image_is_refused_even_when_pillow_is_set_tolerant(real_prints) -> None:
+    # weasyprint (the PDF reports) sets this process-wide when imported; captures must not follow it.
+    from PIL import ImageFile
+
+    before = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = True
+    try:
+        data = real_prints["p1_1"]
+        with pytest.raises(BiometricInputError) as e:
+            load_fingerprint(data[: len(data) // 2])
+        assert e.value.code == "corrupt_image"
+        assert ImageFile.LOAD_TRUNCATED_IMAGES is True, "the caller's setting is restored"
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = before
+
+
 def test_blank_image_has_no_ridges() -> None:
     with pytest.raises(BiometricInputError) as e:
         load_fingerprint(png(np.full((400, 300), 200, np.uint8)))
