@@ -338,6 +338,9 @@ def test_pages_render_in_arabic(world, client_for) -> None:
     assert AuditEvent.objects.filter(action__in=["bio_station", "bio_verify_page"]).count() == 2
 
 
+# Every `custody` command runs in a change context, which on PostgreSQL is a session setting on the
+# open connection: the command may touch the database even when its work is on files.
+@pytest.mark.django_db
 def test_cli_calibrate_on_a_folder_of_real_prints(tmp_path, capsys) -> None:
     import json
     import shutil
