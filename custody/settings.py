@@ -199,4 +199,7 @@ LOGGING = {
 # Ledger checkpoints: at least every N events or M minutes (issue 3).
 LEDGER_CHECKPOINT_EVENTS = int(os.environ.get("CUSTODY_LEDGER_CHECKPOINT_EVENTS", 1000))
 LEDGER_CHECKPOINT_MINUTES = int(os.environ.get("CUSTODY_LEDGER_CHECKPOINT_MINUTES", 10))
+# Fault injection only (crash tests): seconds to pause inside the append transaction, between writing
+# the events and their tree nodes, so that a killed server is sure to die at the worst moment. 0 in use.
+LEDGER_FAULT_PAUSE_SECONDS = float(os.environ.get("CUSTODY_LEDGER_FAULT_PAUSE_SECONDS", 0))
 LEDGER_KEY_FILE = Path(os.environ.get("CUSTODY_LEDGER_KEY_FILE", VAR_DIR / "ledger-signing-key.pem"))

@@ -14,6 +14,7 @@ can exist without its place in the tree (tests/ledger/test_faults.py kills a rea
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -359,6 +360,8 @@ def _append(specs: Sequence[EventSpec], user: Any, lk: _Lookups) -> _Batch:
     if not batch.events:
         return batch
     _insert_events(batch.events)
+    if settings.LEDGER_FAULT_PAUSE_SECONDS:
+        time.sleep(settings.LEDGER_FAULT_PAUSE_SECONDS)
     _insert_nodes(batch.nodes)
     _save_projection(touched, states, rows, custodians_ever)
     minutes = settings.LEDGER_CHECKPOINT_MINUTES

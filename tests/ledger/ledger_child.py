@@ -78,6 +78,19 @@ def prepare_departure() -> None:
     print("READY", flush=True)
 
 
+def token(username: str) -> None:
+    from custody.accounts.api_auth import issue_token
+
+    print(issue_token(User.objects.get(username=username), "server-kill test"), flush=True)
+
+
+def idempotency_counts() -> None:
+    from django.db.models import Count
+
+    rows = LedgerEvent.objects.values("idempotency_id").annotate(n=Count("seq"))
+    print(json.dumps({r["idempotency_id"]: r["n"] for r in rows}), flush=True)
+
+
 def counts() -> None:
     head = LedgerHead.objects.filter(pk=1).first()
     print(json.dumps({
@@ -101,3 +114,7 @@ if __name__ == "__main__":
         prepare_departure()
     elif mode == "counts":
         counts()
+    elif mode == "token":
+        token(args[0])
+    elif mode == "idempotency-counts":
+        idempotency_counts()
