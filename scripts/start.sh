@@ -11,6 +11,7 @@ $C migrate -v0
 if [[ "$($C shell -c 'from custody.registry.models import Person; print(Person.objects.exists())')" != "True" ]]; then
   $C generate --seed "${CUSTODY_SEED:-2026}" --scale "${CUSTODY_SCALE:-real}"
 fi
+$C ledger schedule >/dev/null  # periodic checkpoints and reconciliation, run by the worker
 $C db_worker >"$CUSTODY_VAR_DIR/worker.log" 2>&1 &
 echo
 echo "Custody is running at http://127.0.0.1:${PORT}/   (Arabic: http://127.0.0.1:${PORT}/ar/)"

@@ -530,6 +530,20 @@ def sign_now() -> SignedCheckpoint | None:
         return row
 
 
+def sign_if_due(now: datetime | None = None) -> SignedCheckpoint | None:
+    """The time half of "a checkpoint every N events or M minutes": appends sign every N events and,
+    when they come, after M minutes; this signs events that have waited M minutes with no append after
+    them (a quiet night must not leave the evening's events unsigned). None when nothing is due."""
+    now = now or timezone.now()
+    head = LedgerHead.objects.filter(pk=1).first()
+    if head is None or head.size <= head.last_checkpoint_size:
+        return None
+    since = head.last_checkpoint_at
+    if since is not None and now - since < timedelta(minutes=settings.LEDGER_CHECKPOINT_MINUTES):
+        return None
+    return sign_now()
+
+
 # ---------------------------------------------------------------- proofs and bundles
 
 

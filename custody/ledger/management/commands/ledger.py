@@ -51,6 +51,8 @@ class Command(CustodyCommand):
         rec.add_argument("--idempotency-id", default="")
         sub.add_parser("checkpoint", help="sign a checkpoint at the current size")
         sub.add_parser("reconcile", help="raise discrepancies for overdue manifests")
+        sub.add_parser("schedule", help="start the periodic checkpoint and reconciliation task (db_worker runs it)")
+        sub.add_parser("housekeeping", help="run the periodic duties once, now: sign if due, reconcile")
         rc = sub.add_parser("roll-call", help="record a physical count")
         rc.add_argument("facility")
         rc.add_argument("counted", type=int)
@@ -163,6 +165,19 @@ class Command(CustodyCommand):
         from custody.ledger.services import reconcile
 
         self.stdout.write(f"{reconcile()} discrepancies raised")
+
+    def do_schedule(self, opts: dict[str, Any]) -> None:
+        from custody.ledger.tasks import schedule
+
+        started, ident = schedule()
+        self.stdout.write(f"{'started' if started else 'already scheduled'}: task {ident}")
+
+    def do_housekeeping(self, opts: dict[str, Any]) -> None:
+        from custody.ledger.tasks import ledger_housekeeping
+
+        out = ledger_housekeeping.call(reschedule=False)
+        signed = f"checkpoint signed at {out['checkpoint']} events" if out["checkpoint"] else "no checkpoint due"
+        self.stdout.write(f"{signed}; {out['raised']} discrepancies raised")
 
     def do_roll_call(self, opts: dict[str, Any]) -> None:
         from custody.accounts.models import User
