@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,32 +17,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CHILD = str(Path(__file__).with_name("ledger_child.py"))
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def live_database(tmp_path: Path, ledger_key: Path) -> Any:
-    """A migrated database of its own, reachable from other processes; yields their environment."""
-    url = os.environ.get("DATABASE_URL", "")
-    created = None
-    if url.startswith("postgres"):
-        import psycopg
-
-        created = f"ledger_live_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{created}"')
-        live_url = f"postgres://postgres@127.0.0.1:5432/{created}"
-    else:
-        live_url = f"sqlite:///{tmp_path / 'live.sqlite3'}"
-    env = {**os.environ, "DATABASE_URL": live_url, "CUSTODY_VAR_DIR": str(tmp_path / "var"),
-           "CUSTODY_LEDGER_KEY_FILE": str(ledger_key), "CUSTODY_LEDGER_CHECKPOINT_EVENTS": "30",
-           "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-m", "custody", "migrate", "-v", "0"], env=env, cwd=ROOT, check=True)
-    yield env
-    if created:
-        import psycopg
-
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{created}" WITH (FORCE)')
 
 
 def child(env: dict[str, str], *args: str) -> str:

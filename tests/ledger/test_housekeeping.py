@@ -3,14 +3,15 @@ get a checkpoint, and an overdue manifest raises a discrepancy — through the C
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from io import StringIO
 from typing import Any
 
-import pytest
 from django.core.management import call_command
-from django.utils import timezone
 
-from .conftest import at
+from .conftest import ROOT, at
 
 
 def cli(*args: str) -> str:
@@ -46,27 +47,41 @@ def test_unsigned_events_are_signed_after_m_minutes_and_overdue_manifests_raised
     assert cli("verify").startswith("OK: 3 events")
 
 
-# The worker closes and reopens database connections between tasks, as a worker should: that needs
-# real commits, not the test's enclosing transaction.
-@pytest.mark.django_db(transaction=True)
-def test_schedule_starts_one_chain_and_the_worker_runs_and_renews_it(world: dict[str, Any], person_factory: Any,
-                                                                     settings: Any) -> None:
-    from django_tasks_db.models import DBTaskResult
+def test_schedule_starts_one_chain_and_the_real_worker_runs_and_renews_it(live_database: dict[str, str]) -> None:
+    """Real processes on a database of their own: the CLI records and schedules, `custody db_worker`
+    runs the queue as it does beside the web server."""
+    env = {**live_database, "CUSTODY_LEDGER_CHECKPOINT_MINUTES": "10"}
 
-    from custody.ledger.models import SignedCheckpoint
-    from custody.ledger.services import record_event
-    from custody.ledger.specs import EventSpec
+    def custody(*args: str, **extra: str) -> str:
+        out = subprocess.run([sys.executable, "-m", "custody", *args], env={**env, **extra}, cwd=ROOT,
+                             capture_output=True, text=True, check=False)
+        assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+        return out.stdout
 
-    settings.LEDGER_CHECKPOINT_MINUTES = 10
+    subprocess.run([sys.executable, str(ROOT / "tests" / "ledger" / "ledger_child.py"), "setup", "3"], env=env,
+                   cwd=ROOT, check=True, capture_output=True)
     for n in range(3):
-        record_event(EventSpec("intake", person_factory(), at(n), facility=world["prison"]))
-    settings.LEDGER_CHECKPOINT_MINUTES = 0  # M minutes have passed: the worker's run signs
-    assert cli("schedule").startswith("started: task ")
-    assert cli("schedule").startswith("already scheduled: task ")
-    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", "-v", "0")
-    runs = DBTaskResult.objects.filter(task_path="custody.ledger.tasks.ledger_housekeeping")
-    assert sorted(runs.values_list("status", flat=True)) == ["READY", "SUCCESSFUL"]
-    done = runs.get(status="SUCCESSFUL")
-    assert done.return_value["checkpoint"] == 3
-    assert runs.get(status="READY").run_after > timezone.now()
-    assert SignedCheckpoint.objects.order_by("-tree_size").first().tree_size == 3
+        custody("ledger", "record", "intake", f"P-{n:06d}", "--facility", "HSK", "--at", f"2026-01-05T06:0{n}:00Z")
+    assert custody("ledger", "schedule").startswith("started: task ")
+    assert custody("ledger", "schedule").startswith("already scheduled: task ")
+    # M minutes have passed (M = 0 for the worker): its run signs the two events the appends left.
+    custody("db_worker", "--batch", "--no-startup-delay", "--no-reload", CUSTODY_LEDGER_CHECKPOINT_MINUTES="0")
+    state = json.loads(custody("shell", "-c", SHOW_STATE).strip().splitlines()[-1])
+    assert sorted(state["runs"]) == ["READY", "SUCCESSFUL"]
+    assert state["returned"]["checkpoint"] == 3
+    assert state["next_run_in_future"] is True
+    assert state["latest_checkpoint"] == 3
+    assert custody("ledger", "verify").startswith("OK: 3 events")
+
+
+SHOW_STATE = """
+import json
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+from custody.ledger.models import SignedCheckpoint
+runs = DBTaskResult.objects.filter(task_path="custody.ledger.tasks.ledger_housekeeping")
+done = runs.get(status="SUCCESSFUL")
+print(json.dumps({"runs": list(runs.values_list("status", flat=True)), "returned": done.return_value,
+                  "next_run_in_future": runs.get(status="READY").run_after > timezone.now(),
+                  "latest_checkpoint": SignedCheckpoint.objects.order_by("-tree_size").first().tree_size}))
+"""
