@@ -13,13 +13,20 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from custody.engines.linkage.records import Dob, Record
-from custody.engines.names.compare import NameComparison, compare_names
+from custody.engines.names.compare import (
+    NameComparison,
+    NameProfile,
+    compare_names,
+    compare_profiles,
+    name_profile,
+)
 from custody.engines.names.parse import parse_name
 from custody.engines.names.rarity import TokenRarity
 
@@ -58,42 +65,71 @@ def _dob_level(a: Dob | None, b: Dob | None) -> str | None:
 MAX_NAMES = 4  # names per record compared (primary, Arabic rendering, first aliases)
 
 
-def best_name_comparison(a: Record, b: Record, rarity: TokenRarity) -> NameComparison:
-    """The best-agreeing pair among the two records' names (a person is who any of his names say)."""
-    na, nb = a.names[:MAX_NAMES], b.names[:MAX_NAMES]
-    if len(na) == 1 and len(nb) == 1:
-        return compare_names(na[0], nb[0], rarity)
+def record_profiles(rec: Record, rarity: TokenRarity) -> tuple[list[NameProfile], NameProfile | None]:
+    """The record's names prepared once per rarity table (the stamp changes when names are added)."""
+    cache = rec.prepared
+    stamp = rarity.stamp
+    if cache.get("stamp") != stamp:
+        cache["names"] = [name_profile(n, rarity) for n in rec.names[:MAX_NAMES]]
+        cache["mother"] = name_profile(rec.mother, rarity) if rec.mother is not None else None
+        cache["stamp"] = stamp
+    return cache["names"], cache["mother"]  # type: ignore[return-value]
+
+
+def _best_profiles(pa: list[NameProfile], pb: list[NameProfile], detail: bool) -> NameComparison:
+    if len(pa) == 1 and len(pb) == 1:
+        return compare_profiles(pa[0], pb[0], detail)
     # Only the name pairs sharing the most token keys are aligned in full: the others cannot win.
-    ka = [{t.key for t in x.tokens} for x in na]
-    kb = [{t.key for t in y.tokens} for y in nb]
-    overlap = {(i, j): len(ka[i] & kb[j]) for i in range(len(na)) for j in range(len(nb))}
-    top = max(overlap.values())
-    combos = [(na[i], nb[j]) for (i, j), v in overlap.items() if v == top][:3] if top else [(na[0], nb[0])]
+    top = 0
+    combos: list[tuple[NameProfile, NameProfile]] = []
+    for x in pa:
+        for y in pb:
+            v = len(x.keys & y.keys)
+            if v > top:
+                top, combos = v, [(x, y)]
+            elif v == top and top and len(combos) < 3:
+                combos.append((x, y))
+    if not top:
+        combos = [(pa[0], pb[0])]
     best: NameComparison | None = None
     best_key = (-1.0, -1.0)
     for x, y in combos:
-        c = compare_names(x, y, rarity)
+        c = compare_profiles(x, y, detail)
         key = (c.cover_min + c.cover_max, c.matched_bits)
         if key > best_key:
             best, best_key = c, key
     return best if best is not None else NameComparison()
 
 
-def pair_features(a: Record, b: Record, rarity: TokenRarity) -> PairFeatures:
+def best_name_comparison(a: Record, b: Record, rarity: TokenRarity) -> NameComparison:
+    """The best-agreeing pair among the two records' names (a person is who any of his names say)."""
+    return _best_profiles(record_profiles(a, rarity)[0], record_profiles(b, rarity)[0], detail=True)
+
+
+@lru_cache(maxsize=65536)
+def _place_similarity(a: str, b: str) -> float:
+    # places are written in either script too (Mosul / الموصل): compared like names
+    return compare_names(parse_name(a), parse_name(b), _PLACE_RARITY).cover_max
+
+
+def pair_features(a: Record, b: Record, rarity: TokenRarity, detail: bool = True) -> PairFeatures:
+    """Comparison features of two records; ``detail`` False leaves out the token texts that only
+    the explanation shows (scoring many pairs)."""
     pob: float | None = None
     if a.place_of_birth and b.place_of_birth:
-        # places are written in either script too (Mosul / الموصل): compared like names
-        pob = 1.0 if a.place_of_birth == b.place_of_birth else compare_names(
-            parse_name(a.place_of_birth), parse_name(b.place_of_birth), _PLACE_RARITY).cover_max
+        pa, pb = sorted((a.place_of_birth, b.place_of_birth))
+        pob = 1.0 if pa == pb else _place_similarity(pa, pb)
+    names_a, mother_a = record_profiles(a, rarity)
+    names_b, mother_b = record_profiles(b, rarity)
     return PairFeatures(
-        name=best_name_comparison(a, b, rarity),
+        name=_best_profiles(names_a, names_b, detail) if names_a and names_b else NameComparison(),
         dob=_dob_level(a.dob, b.dob),
         sex=None if not (a.sex and b.sex) else ("agree" if a.sex == b.sex else "disagree"),
         nationality=None
         if not (a.nationality and b.nationality)
         else ("agree" if a.nationality & b.nationality else "disagree"),
         place_of_birth=pob,
-        mother=compare_names(a.mother, b.mother, rarity) if a.mother and b.mother else None,
+        mother=compare_profiles(mother_a, mother_b, detail) if mother_a and mother_b else None,
     )
 
 
@@ -187,8 +223,9 @@ def _mother(f: PairFeatures) -> int | None:
 
 
 COMPARISONS: tuple[Comparison, ...] = (
-    Comparison("name", "Name tokens (order-insensitive) and their rarity", NAME_LEVELS, _name_level,
-               _NAME_DOMINANCE),
+    Comparison(
+        "name", "Name tokens (order-insensitive) and their rarity", NAME_LEVELS, _name_level, _NAME_DOMINANCE
+    ),
     Comparison("given", "Given name (first part)", ("same", "similar", "different"), _given_level),
     Comparison("kunya", "Kunya (Abu/Umm X)", ("same", "different"), _kunya_level),
     Comparison(
@@ -284,10 +321,16 @@ class FSModel:
         self.u_random = [x.copy() for x in self.u]
 
     def estimate_m(
-        self, levels: np.ndarray, max_iter: int = 60, tol: float = 1e-5, fit_u: bool = False,
+        self,
+        levels: np.ndarray,
+        max_iter: int = 60,
+        tol: float = 1e-5,
+        fit_u: bool = False,
         fixed_prior: float | None = None,
+        hold: Collection[int] = (),
     ) -> None:
-        """EM for m and the prior (and u among the candidates when ``fit_u``)."""
+        """EM for m and the prior (and u among the candidates when ``fit_u``); the m of the
+        comparisons in ``hold`` are kept as they are."""
         if len(levels) == 0:
             return
         # EM over the distinct agreement patterns, each weighted by how often it occurs: the same
@@ -307,13 +350,19 @@ class FSModel:
             z = np.log(lam) + lm
             y = np.log1p(-lam) + lu
             post = 1.0 / (1.0 + np.exp(np.clip(y - z, -50, 50)))
-            new_lam = fixed_prior if fixed_prior is not None else float(np.clip((post * counts).sum() / total, 1e-6, 1 - 1e-6))
+            new_lam = (
+                fixed_prior
+                if fixed_prior is not None
+                else float(np.clip((post * counts).sum() / total, 1e-6, 1 - 1e-6))
+            )
             delta = abs(new_lam - lam)
             lam = new_lam
             for c in range(len(self.comparisons)):
                 col = levels[:, c]
                 ok = col >= 0
                 k = len(self.comparisons[c].levels)
+                if c in hold:
+                    continue
                 sums = np.bincount(col[ok], weights=(post * counts)[ok], minlength=k) + M_PSEUDO / k
                 # floor: no level may be near-impossible for a true match (one typo in a
                 # nationality must not outweigh everything else)
@@ -324,13 +373,51 @@ class FSModel:
                 if fit_u:
                     # Dirichlet prior centred on the random-pair u: a level seen a handful of times
                     # among candidates cannot get an extreme weight from those few alone.
-                    us = np.bincount(col[ok], weights=((1 - post) * counts)[ok], minlength=k) + U_PSEUDO * self.u_random[c]
+                    us = (
+                        np.bincount(col[ok], weights=((1 - post) * counts)[ok], minlength=k)
+                        + U_PSEUDO * self.u_random[c]
+                    )
                     self.u[c] = us / us.sum()
             self.iterations = it + 1
             if delta < tol:
                 break
         self.prior = lam
         self.fitted = True
+
+    def estimate_m_by_sessions(
+        self,
+        levels: np.ndarray,
+        sessions: Sequence[tuple[np.ndarray, Collection[int], Collection[int]]],
+        min_pairs: int = 100,
+    ) -> set[int]:
+        """m of each comparison from the pairs selected by a rule on *other* comparisons, as
+        Splink's EM training sessions do: within pairs whose names agree in full, date of birth,
+        sex and mother's name are estimated; within pairs born on the same date, the names.
+
+        Over all candidate pairs at once, EM takes the strongest correlated group as its latent
+        class: on a camp register that is the household (father's, grandfather's and mother's
+        names shared by siblings), which then teaches that a true match usually has another given
+        name, sex and birth year. Conditioning each session on a rule that households rarely meet
+        keeps the latent class the person. Each session is (pair mask, the comparisons the rule
+        conditions on, the comparisons it estimates). Returns the comparisons whose m was set (u
+        and the prior are untouched; the caller runs the final EM with these m held)."""
+        done: set[int] = set()
+        for mask, conditioned, estimated in sessions:
+            if int(mask.sum()) < min_pairs:
+                continue
+            session = FSModel(self.comparisons)
+            session.u = [x.copy() for x in self.u]
+            session.u_random = [x.copy() for x in self.u_random]
+            session.prior = 0.5
+            session.estimate_m(levels[mask], max_iter=100, hold=set(conditioned))
+            for c in range(len(self.comparisons)):
+                col = levels[mask][:, c]
+                # a comparison missing in nearly all of the session's pairs is left to the final EM
+                if c not in estimated or c in conditioned or c in done or (col >= 0).sum() < min_pairs // 2:
+                    continue
+                self.m[c] = session.m[c]
+                done.add(c)
+        return done
 
     # -- scoring ------------------------------------------------------------------------------
     @property
@@ -371,20 +458,31 @@ class FSModel:
         for c, comp in enumerate(self.comparisons):
             level = lv[c]
             if level < 0:
-                items.append({"comparison": comp.name, "label": comp.label, "level": "missing on one side",
-                              "level_index": None, "m": None, "u": None, "weight": 0.0})
+                items.append(
+                    {
+                        "comparison": comp.name,
+                        "label": comp.label,
+                        "level": "missing on one side",
+                        "level_index": None,
+                        "m": None,
+                        "u": None,
+                        "weight": 0.0,
+                    }
+                )
                 continue
             w = float(lw[c][level])
             total += w
-            items.append({
-                "comparison": comp.name,
-                "label": comp.label,
-                "level": comp.levels[level],
-                "level_index": level,
-                "m": round(float(self.m[c][level]), 5),
-                "u": round(float(self.u[c][level]), 5),
-                "weight": round(w, 3),
-            })
+            items.append(
+                {
+                    "comparison": comp.name,
+                    "label": comp.label,
+                    "level": comp.levels[level],
+                    "level_index": level,
+                    "m": round(float(self.m[c][level]), 5),
+                    "u": round(float(self.u[c][level]), 5),
+                    "weight": round(w, 3),
+                }
+            )
         return Explanation(
             left=a.name,
             right=b.name,
@@ -428,8 +526,15 @@ class FSModel:
         lw = self.level_weights()
         for c, comp in enumerate(self.comparisons):
             for lv, label in enumerate(comp.levels):
-                out.append({"comparison": comp.name, "level": label, "m": float(self.m[c][lv]),
-                            "u": float(self.u[c][lv]), "weight": float(lw[c][lv])})
+                out.append(
+                    {
+                        "comparison": comp.name,
+                        "level": label,
+                        "m": float(self.m[c][lv]),
+                        "u": float(self.u[c][lv]),
+                        "weight": float(lw[c][lv]),
+                    }
+                )
         return out
 
 
@@ -446,5 +551,3 @@ def random_pairs(n: int, k: int, seed: int = 0) -> list[tuple[int, int]]:
         if i != j:
             out.add((min(i, j), max(i, j)))
     return sorted(out)
-
-

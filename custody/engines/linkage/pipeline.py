@@ -6,7 +6,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +23,7 @@ from custody.engines.linkage.model import (
     level_vector,
     pair_features,
     random_pairs,
+    record_profiles,
 )
 from custody.engines.linkage.records import Record
 from custody.engines.names.rarity import TokenRarity
@@ -31,7 +35,11 @@ __all__ = ["Linker", "ScoredPair", "LinkageIndex", "DEFAULT_THRESHOLD", "REVIEW_
 DEFAULT_THRESHOLD = 4.0
 PAIR_BUDGET = 3_000_000
 STRONG_NAME_LEVELS = 6  # name levels 0-5: all tokens agree, or one name contains the other
+SESSION_MIN_PAIRS = 15
+FULL_NAME_LEVELS = 3  # name levels 0-2: all tokens of both names agree
 REVIEW_THRESHOLD = 0.0
+# Two clusters join only if the mean weight over all pairs across them reaches this (see cluster.py)
+COHESION = 3.0
 
 Progress = Callable[[str, int, int], None]
 
@@ -48,6 +56,40 @@ def _noop(stage: str, done: int, total: int) -> None:
     return None
 
 
+# Pair comparison is pure Python (about 40 us a pair); above this many pairs it is spread over
+# forked processes, one per available core.
+PARALLEL_MIN_PAIRS = 200_000
+PARALLEL_CHUNK = 50_000
+
+
+def _default_workers(n_pairs: int) -> int:
+    if n_pairs < PARALLEL_MIN_PAIRS or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+def _level_rows(
+    records: Sequence[Record], rarity: TokenRarity, pairs: Sequence[tuple[int, int]]
+) -> np.ndarray:
+    return np.array(
+        [level_vector(pair_features(records[i], records[j], rarity, detail=False)) for i, j in pairs],
+        dtype=np.int8,
+    ).reshape(len(pairs), len(COMPARISONS))
+
+
+_FORK_STATE: tuple[Sequence[Record], TokenRarity, Sequence[tuple[int, int]]] | None = None
+
+
+def _fork_levels(lo: int, hi: int) -> np.ndarray:
+    assert _FORK_STATE is not None, "worker started without the parent's state (fork only)"
+    records, rarity, pairs = _FORK_STATE
+    return _level_rows(records, rarity, pairs[lo:hi])
+
+
 class Linker:
     """Probabilistic linkage over a list of records (one source: dedupe; several: link)."""
 
@@ -60,6 +102,8 @@ class Linker:
         u_sample: int = 20_000,
         seed: int = 0,
         progress: Progress | None = None,
+        workers: int | None = None,
+        sessions: bool = True,
     ) -> None:
         self.records = list(records)
         self.link_sources = link_sources
@@ -70,22 +114,54 @@ class Linker:
         self.u_sample = u_sample
         self.seed = seed
         self.progress = progress or _noop
+        # processes for the pair comparisons (None: one per core on large lists, else 1)
+        self.workers = workers
+        # m estimated by conditioned training sessions before the final EM (see FSModel)
+        self.sessions = sessions
         self.rarity = TokenRarity(n for r in self.records for n in r.names)
         self.model = FSModel()
         self.pairs: list[tuple[int, int]] = []
-        self.levels = np.zeros((0, len(COMPARISONS)), dtype=np.int64)
+        self.levels = np.zeros((0, len(COMPARISONS)), dtype=np.int8)
         self.scored: list[ScoredPair] = []
         self.fit_u = False
 
     def _levels(self, pairs: Sequence[tuple[int, int]], stage: str) -> np.ndarray:
-        out = np.empty((len(pairs), len(COMPARISONS)), dtype=np.int64)
-        recs = self.records
-        step = max(1, len(pairs) // 100)
-        for k, (i, j) in enumerate(pairs):
-            out[k] = level_vector(pair_features(recs[i], recs[j], self.rarity))
-            if k % step == 0:
-                self.progress(stage, k, len(pairs))
-        self.progress(stage, len(pairs), len(pairs))
+        n = len(pairs)
+        workers = self.workers if self.workers is not None else _default_workers(n)
+        if workers > 1 and n >= 2 * PARALLEL_CHUNK:
+            return self._levels_parallel(pairs, stage, workers)
+        out = np.empty((n, len(COMPARISONS)), dtype=np.int8)
+        step = max(1, n // 100)
+        for k0 in range(0, n, step):
+            out[k0 : k0 + step] = _level_rows(self.records, self.rarity, pairs[k0 : k0 + step])
+            self.progress(stage, k0, n)
+        self.progress(stage, n, n)
+        return out
+
+    def _levels_parallel(self, pairs: Sequence[tuple[int, int]], stage: str, workers: int) -> np.ndarray:
+        """The pair comparisons over forked worker processes: each inherits the records and the
+        rarity table (nothing pickled but the slices' bounds and the small level arrays back)."""
+        global _FORK_STATE
+        n = len(pairs)
+        # name profiles are computed once here, before the fork, so the workers share them
+        for rec in self.records:
+            if not rec.parsed.empty:
+                record_profiles(rec, self.rarity)
+        _FORK_STATE = (self.records, self.rarity, pairs)
+        out = np.empty((n, len(COMPARISONS)), dtype=np.int8)
+        bounds = [(k, min(n, k + PARALLEL_CHUNK)) for k in range(0, n, PARALLEL_CHUNK)]
+        done = 0
+        try:
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                futures = {pool.submit(_fork_levels, lo, hi): (lo, hi) for lo, hi in bounds}
+                for fut in as_completed(futures):
+                    lo, hi = futures[fut]
+                    out[lo:hi] = fut.result()
+                    done += hi - lo
+                    self.progress(stage, done, n)
+        finally:
+            _FORK_STATE = None
         return out
 
     def run(self, model: FSModel | None = None) -> list[ScoredPair]:
@@ -93,8 +169,10 @@ class Linker:
         usable = [i for i, r in enumerate(self.records) if not r.parsed.empty]
         self.progress("blocking", 0, 1)
         sub = [self.records[i] for i in usable]
-        self.pairs = [(usable[a], usable[b]) for a, b in candidate_pairs(
-            sub, max_block=self.max_block, link_sources=self.link_sources)]
+        self.pairs = [
+            (usable[a], usable[b])
+            for a, b in candidate_pairs(sub, max_block=self.max_block, link_sources=self.link_sources)
+        ]
         self.progress("blocking", 1, 1)
         self.levels = self._levels(self.pairs, "comparing")
         if model is not None:
@@ -118,9 +196,36 @@ class Linker:
             # or one contains the other. Left free, EM on lists where few people recur (3% in the
             # generator's rosters) finds a larger latent class instead (shared given names).
             name_col = [c.name for c in self.model.comparisons].index("name")
-            strong = float((self.levels[:, name_col] < STRONG_NAME_LEVELS).mean()) if len(self.levels) else 0.0
+            strong = (
+                float((self.levels[:, name_col] < STRONG_NAME_LEVELS).mean()) if len(self.levels) else 0.0
+            )
             self.model.prior = float(np.clip(strong, 1e-4, 0.5))
-            self.model.estimate_m(self.levels, fit_u=self.fit_u, max_iter=200, fixed_prior=self.model.prior)
+            names = [c.name for c in self.model.comparisons]
+            col = {c: names.index(c) for c in names}
+            lv = self.levels
+            person = [col[c] for c in ("given", "kunya", "sex", "nationality", "place_of_birth", "mother")]
+            sessions = [
+                # born on the same date (households rarely are): given name, sex, mother's name...
+                (lv[:, col["dob"]] == 0, (col["dob"],), person),
+                # the same rare full name and given name: the date of birth
+                (
+                    (lv[:, col["name"]] == 0) & (lv[:, col["given"]] == 0),
+                    (col["name"], col["given"]),
+                    (col["dob"],),
+                ),
+            ]
+            held = (
+                self.model.estimate_m_by_sessions(lv, sessions, min_pairs=SESSION_MIN_PAIRS)
+                if len(lv) and self.sessions
+                else set()
+            )
+            self.model.estimate_m(
+                self.levels,
+                fit_u=self.fit_u,
+                max_iter=200,
+                hold=held,
+                fixed_prior=self.model.prior,
+            )
             self.progress("EM", 1, 1)
         w = self.model.weights(self.levels) if len(self.pairs) else np.zeros(0)
         self.scored = [
@@ -138,7 +243,22 @@ class Linker:
         cannot_link: Iterable[tuple[int, int]] = (),
         must_link: Iterable[tuple[int, int]] = (),
     ) -> list[int]:
-        return cluster_pairs(len(self.records), self.triples(), threshold, cannot_link, must_link)
+        return cluster_pairs(
+            len(self.records),
+            self.triples(),
+            threshold,
+            cannot_link,
+            must_link,
+            score=self.pair_weight,
+            cohesion=COHESION,
+        )
+
+    def pair_weight(self, i: int, j: int) -> float:
+        """Match weight of any two records (also pairs blocking did not propose)."""
+        a, b = self.records[i], self.records[j]
+        if a.parsed.empty or b.parsed.empty:
+            return float("-inf")
+        return self.model.weight(level_vector(pair_features(a, b, self.rarity, detail=False)))
 
     def best_scores(self) -> list[float | None]:
         """Each record's best pair weight (None if it was never compared)."""
@@ -154,9 +274,7 @@ class Linker:
         a, b = self.records[i], self.records[j]
         return self.model.explain(a, b, pair_features(a, b, self.rarity))
 
-    def review_band(
-        self, low: float = REVIEW_THRESHOLD, high: float = DEFAULT_THRESHOLD
-    ) -> list[ScoredPair]:
+    def review_band(self, low: float = REVIEW_THRESHOLD, high: float = DEFAULT_THRESHOLD) -> list[ScoredPair]:
         return sorted((s for s in self.scored if low <= s.weight < high), key=lambda s: -s.weight)
 
 
@@ -196,15 +314,20 @@ class LinkageIndex:
                 out.update(members)
         return out
 
-    def query(self, r: Record, limit: int = 10, min_weight: float = REVIEW_THRESHOLD) -> list[tuple[int, Explanation]]:
-        found: list[tuple[int, Explanation]] = []
+    def query(
+        self, r: Record, limit: int = 10, min_weight: float = REVIEW_THRESHOLD
+    ) -> list[tuple[int, Explanation]]:
+        scored: list[tuple[float, int]] = []
         for i in self.candidates(r):
             other = self.records[i]
             if other is r:
                 continue
-            f = pair_features(r, other, self.rarity)
-            w = self.model.weight(level_vector(f))
+            w = self.model.weight(level_vector(pair_features(r, other, self.rarity, detail=False)))
             if w >= min_weight:
-                found.append((i, self.model.explain(r, other, f)))
-        found.sort(key=lambda x: -x[1].match_weight)
-        return found[:limit]
+                scored.append((w, i))
+        scored.sort(key=lambda x: -x[0])
+        # only the candidates shown are explained in full (token texts and all)
+        return [
+            (i, self.model.explain(r, self.records[i], pair_features(r, self.records[i], self.rarity)))
+            for _, i in scored[:limit]
+        ]

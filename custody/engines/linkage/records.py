@@ -85,6 +85,8 @@ class Record:
     extra: dict[str, str] = field(default_factory=dict)
     # other names of the same row: the Arabic-script rendering, aliases, kunya
     alt_names: list[ParsedName] = field(default_factory=list)
+    # derived forms for comparison (name profiles under a rarity table), filled by the model
+    prepared: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def script(self) -> str:
@@ -99,9 +101,13 @@ _YEAR = re.compile(r"^(\d{4})$")
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _DMY = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$")
 _RANGE = re.compile(r"^(\d{4})\s*(?:/|-|to|–)\s*(\d{4})$")
-_APPROX = re.compile(r"^(?:~|c\.?|ca\.?|circa|about|approx\.?|approximately|est\.?|estimated)\s*(\d{4})\??$|^(\d{4})\?$")
+_APPROX = re.compile(
+    r"^(?:~|c\.?|ca\.?|circa|about|approx\.?|approximately|est\.?|estimated)\s*(\d{4})\??$|^(\d{4})\?$"
+)
 # an age instead of a birth date ("about 25", "25 years"): rosters of camps write these
-_AGE = re.compile(r"^(?:~|c\.?|ca\.?|about|approx\.?|approximately|aged?)?\s*(\d{1,2})\s*(?:y|yrs?|years?(?: old)?)?\??$")
+_AGE = re.compile(
+    r"^(?:~|c\.?|ca\.?|about|approx\.?|approximately|aged?)?\s*(\d{1,2})\s*(?:y|yrs?|years?(?: old)?)?\??$"
+)
 
 
 def parse_dob(value: str, today: dt.date | None = None) -> tuple[Dob | None, str | None]:
@@ -201,7 +207,13 @@ def make_record(
         what = "no letters" if not sc else f"no comparable name words (script: {sc})"
         probs.append(Problem(row, "name", f"{name!r} has {what}; the row is kept but cannot be matched"))
     elif parsed.script in ("other",):
-        probs.append(Problem(row, "name", f"{name!r} is in a script the name engine does not know; matched on its letters only"))
+        probs.append(
+            Problem(
+                row,
+                "name",
+                f"{name!r} is in a script the name engine does not know; matched on its letters only",
+            )
+        )
     d, why = parse_dob(dob)
     if why:
         probs.append(Problem(row, "dob", f"{why}; ignored for matching"))
@@ -276,7 +288,9 @@ def read_csv(
                         f"{path}: more than {max_rows:,} rows; split the file or raise the limit with --max-rows"
                     )
                 if None in row:  # more cells than header columns
-                    problems.append(Problem(n, "*", f"{len(row[None])} extra cell(s) beyond the header ignored"))
+                    problems.append(
+                        Problem(n, "*", f"{len(row[None])} extra cell(s) beyond the header ignored")
+                    )
                     row.pop(None)
                 values = {k: (v or "") for k, v in row.items()}
                 rid = values.get(id_col, "") if id_col else ""
@@ -289,10 +303,16 @@ def read_csv(
                         dob=values.get(cols["dob"], "") if cols["dob"] else "",
                         sex=values.get(cols["sex"], "") if cols["sex"] else "",
                         nationality=values.get(cols["nationality"], "") if cols["nationality"] else "",
-                        place_of_birth=values.get(cols["place_of_birth"], "") if cols["place_of_birth"] else "",
+                        place_of_birth=values.get(cols["place_of_birth"], "")
+                        if cols["place_of_birth"]
+                        else "",
                         mother_name=values.get(cols["mother_name"], "") if cols["mother_name"] else "",
                         alt_names=[
-                            *([values.get(cols["name_ar"], "")] if cols["name_ar"] and cols["name_ar"] != name_col else []),
+                            *(
+                                [values.get(cols["name_ar"], "")]
+                                if cols["name_ar"] and cols["name_ar"] != name_col
+                                else []
+                            ),
                             *(values.get(cols["aliases"], "").split(";") if cols["aliases"] else []),
                         ],
                         extra=values,

@@ -7,6 +7,7 @@ region even when a small file happens to hold them once.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -35,6 +36,7 @@ def _prior_keys() -> dict[str, float]:
 
 _PRIOR = _prior_keys()
 _DEFAULT_PRIOR = 1 / 3000
+_SERIAL = itertools.count()
 
 
 class TokenRarity:
@@ -45,6 +47,9 @@ class TokenRarity:
         self.n = 0
         self.pseudo = pseudo_count
         self._weights: dict[str, float] = {}
+        # (instance, number of names added): weights derived from this table (name profiles) are
+        # valid while the stamp is unchanged
+        self._serial = next(_SERIAL)
         for p in names:
             self.add(p)
 
@@ -52,6 +57,10 @@ class TokenRarity:
         self.n += 1
         self.df.update({t.key for t in p.tokens if t.key})
         self._weights.clear()
+
+    @property
+    def stamp(self) -> tuple[int, int]:
+        return (self._serial, self.n)
 
     def prob(self, key: str) -> float:
         prior = _PRIOR.get(key, _DEFAULT_PRIOR)

@@ -38,7 +38,8 @@ def test_linker_beats_string_baseline_on_cross_script_rosters(population) -> Non
     ours = pairwise_prf(linker.clusters(DEFAULT_THRESHOLD), truth)
     baseline = [
         (i, j, fuzz.token_sort_ratio(fold_latin(rows[i]["name"]), fold_latin(rows[j]["name"])))
-        for i in range(len(rows)) for j in range(i + 1, len(rows))
+        for i in range(len(rows))
+        for j in range(i + 1, len(rows))
     ]
     _, base = best_threshold_prf(baseline, truth)
     # the baseline is given its best threshold on the truth; ours uses the fixed default
@@ -57,7 +58,8 @@ def test_model_is_learned_without_labels(population) -> None:  # noqa: ANN001
     assert weights[("name", "names differ")] < 0
     assert weights[("dob", "same date")] > weights[("dob", "different")]
     assert FSModel.from_json(model.to_json()).weight([0] * len(model.comparisons)) == pytest.approx(
-        model.weight([0] * len(model.comparisons)))
+        model.weight([0] * len(model.comparisons))
+    )
 
 
 def test_every_score_is_explained_feature_by_feature(population) -> None:  # noqa: ANN001
@@ -106,8 +108,18 @@ def test_registration_check_finds_the_person_across_scripts(population) -> None:
 
 @pytest.mark.parametrize(
     ("value", "ok"),
-    [("1987-03-14", True), ("1987", True), ("1960/1962", True), ("1968;1969", True), ("c. 1980", True),
-     ("14/03/1987", True), ("1987-02-30", False), ("2999", False), ("1850", False), ("yesterday", False)],
+    [
+        ("1987-03-14", True),
+        ("1987", True),
+        ("1960/1962", True),
+        ("1968;1969", True),
+        ("c. 1980", True),
+        ("14/03/1987", True),
+        ("1987-02-30", False),
+        ("2999", False),
+        ("1850", False),
+        ("yesterday", False),
+    ],
 )
 def test_dob_parsing(value: str, ok: bool) -> None:
     dob, why = parse_dob(value, today=dt.date(2026, 1, 1))
@@ -138,3 +150,34 @@ def test_bad_input_is_reported_by_row_and_column(tmp_path: Path) -> None:
         read_csv(nameless)
     with pytest.raises(InputError, match="more than 2 rows"):
         read_csv(f, max_rows=2)
+
+
+def test_siblings_stay_apart_while_one_person_across_scripts_joins() -> None:
+    """Two siblings share father's, grandfather's, family and mother's names but not the given name
+    or the birth year: not one person. The same man in Arabic script and in Latin letters is."""
+    rows = people(250, seed=11)
+    recs = _records(rows)
+    n = len(recs)
+    household = dict(nationality="Iraq", mother_name="Khadija Hassan Al-Nuaimi", sex="M")
+    recs += [
+        make_record("a-lat", "Yasin Harith Sabah Al-Nuaimi", dob="1990-03-14", **household),
+        make_record(
+            "a-ara",
+            "ياسين حارث صباح النعيمي",
+            dob="1990-03-14",
+            nationality="العراق",
+            mother_name="خديجة حسن النعيمي",
+            sex="M",
+        ),
+        make_record("b-lat", "Anas Harith Sabah Al-Nuaimi", dob="1994-07-02", **household),
+        make_record("b-ara", "أنس حارث صباح النعيمي", dob="1994", nationality="العراق", sex="M"),
+    ]
+    linker = Linker(recs)
+    linker.run()
+    labels = linker.clusters(DEFAULT_THRESHOLD)
+    a_lat, a_ara, b_lat, b_ara = range(n, n + 4)
+    assert labels[a_lat] == labels[a_ara]
+    assert labels[b_lat] == labels[b_ara]
+    assert labels[a_lat] != labels[b_lat]
+    # the pair score itself says "different people", not only the clustering
+    assert linker.pair_weight(a_lat, b_lat) < DEFAULT_THRESHOLD
