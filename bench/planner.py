@@ -34,13 +34,29 @@ def one(scale: str, seed: int, time_limit: float, disrupt: bool) -> dict:
     violations = planner.check(sc, plan)
     s = plan.summary
     out = {
-        "scale": scale, "seed": seed, "people": len(sc.people), "sites": len(sc.sites), "days": sc.horizon_days,
-        "lp_bound": s["lp_bound"], "solver_bound": s["solver_bound"], "bound": s["lower_bound"],
-        "aggregate_cost": s["aggregate_cost"], "aggregate_status": s["aggregate_status"],
-        "plan_cost": s["cost"], "gap": s["gap"], "greedy_cost": s["greedy_cost"], "greedy_gap": s["greedy_gap"],
-        "do_nothing": s["do_nothing_exposure"], "moved": s["moved"], "left": s["left"],
-        "replans": s["replans"], "site_days": s["site_days_packed"], "pack_status": s["pack_status"],
-        "violations": len(violations), "seconds": s["seconds"], "wall": round(wall, 1),
+        "scale": scale,
+        "seed": seed,
+        "people": len(sc.people),
+        "sites": len(sc.sites),
+        "days": sc.horizon_days,
+        "lp_bound": s["lp_bound"],
+        "solver_bound": s["solver_bound"],
+        "bound": s["lower_bound"],
+        "aggregate_cost": s["aggregate_cost"],
+        "aggregate_status": s["aggregate_status"],
+        "plan_cost": s["cost"],
+        "gap": s["gap"],
+        "greedy_cost": s["greedy_cost"],
+        "greedy_gap": s["greedy_gap"],
+        "do_nothing": s["do_nothing_exposure"],
+        "moved": s["moved"],
+        "left": s["left"],
+        "replans": s["replans"],
+        "site_days": s["site_days_packed"],
+        "pack_status": s["pack_status"],
+        "violations": len(violations),
+        "seconds": s["seconds"],
+        "wall": round(wall, 1),
     }
     if disrupt:
         day = 5
@@ -49,7 +65,9 @@ def one(scale: str, seed: int, time_limit: float, disrupt: bool) -> dict:
             for d in range(day, sc.horizon_days):
                 h["available"][d] = False
         # The road closes the day after, so a convoy already under way overnight is not caught by it.
-        data["sites"][0]["road_open"][day + 1:day + 5] = [False] * len(data["sites"][0]["road_open"][day + 1:day + 5])
+        data["sites"][0]["road_open"][day + 1 : day + 5] = [False] * len(
+            data["sites"][0]["road_open"][day + 1 : day + 5]
+        )
         changed = planner.from_dict(data)
         t1 = time.monotonic()
         new = planner.replan(changed, plan.vehicles, day, time_limit=time_limit)
@@ -57,7 +75,9 @@ def one(scale: str, seed: int, time_limit: float, disrupt: bool) -> dict:
         # The bound for plans that keep days 0..4 as flown: what an oracle knowing the disruption
         # only when it happened could still achieve at best.
         lp_changed, _ = planner.lower_bound(changed, [v for v in plan.vehicles if v.day < day], day)
-        lp_changed = max(lp_changed, float(new.summary["lower_bound"]))  # the re-plan's solver bound, if higher
+        lp_changed = max(
+            lp_changed, float(new.summary["lower_bound"])
+        )  # the re-plan's solver bound, if higher
         fig = planner.evaluate(changed, new.vehicles)
         out["disruption"] = {
             "replan_wall": round(time.monotonic() - t1, 1),
@@ -75,7 +95,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scales", nargs="+", default=["small", "real"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    ap.add_argument("--time-limit", type=float, default=None, help="seconds per plan (default: 60 small/real, 540 large)")
+    ap.add_argument(
+        "--time-limit", type=float, default=None, help="seconds per plan (default: 55 small/real, 540 large)"
+    )
     ap.add_argument("--no-disrupt", action="store_true")
     ap.add_argument("--child", nargs=2, metavar=("SCALE", "SEED"))
     ap.add_argument("--json", help="append the rows to this JSON-lines file")
@@ -108,7 +130,11 @@ def main() -> None:
                 f"gap {100 * row['gap']:.2f}% in {row['wall']} s | greedy {row['greedy_cost']:.2f} gap {100 * row['greedy_gap']:.1f}% "
                 f"| greedy/plan {row['greedy_cost'] / row['plan_cost']:.2f}x | re-plans {row['replans']} | site-days {row['site_days']} "
                 f"{row['pack_status']} | violations {row['violations']} | peak {row['peak_mb']} MB"
-                + (f" | disruption re-plan {d['replan_wall']} s gap {100 * d['gap_to_that_bound']:.2f}% violations {d['violations']}" if d else ""),
+                + (
+                    f" | disruption re-plan {d['replan_wall']} s gap {100 * d['gap_to_that_bound']:.2f}% violations {d['violations']}"
+                    if d
+                    else ""
+                ),
                 flush=True,
             )
 
