@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from custody.core.access import RestrictedQuerySet
 from custody.core.history import track
+from custody.registry.models import CustodyStatus
 
 APPEND_ONLY_TABLES = ("ledger_ledgerevent", "ledger_treenode", "ledger_signedcheckpoint")
 
@@ -56,18 +57,6 @@ class EventKind(models.TextChoices):
     ESCAPED = "escaped", _("Escaped")
     RECAPTURED = "recaptured", _("Recaptured")
     CORRECTION = "correction", _("Correction")
-
-
-class CustodyStatus(models.TextChoices):
-    REGISTERED = "registered", _("Registered, not yet received")
-    IN_CUSTODY = "in_custody", _("In custody")
-    IN_TRANSIT = "in_transit", _("In transit")
-    HOSPITAL = "hospital", _("In hospital")
-    AT_COURT = "at_court", _("At court")
-    RELEASED = "released", _("Released")
-    REPATRIATED = "repatriated", _("Repatriated")
-    DECEASED = "deceased", _("Deceased")
-    ESCAPED = "escaped", _("Escaped")
 
 
 def _person_visible_q(user: Any, action: str) -> Q:

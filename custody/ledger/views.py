@@ -23,6 +23,7 @@ from custody.registry.models import Facility, Person, PersonFile
 from . import services
 from .models import (
     CustodyState,
+    CustodyStatus,
     Discrepancy,
     EventKind,
     Handover,
@@ -44,6 +45,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     _need(request, "view")
     visible = restrict(CustodyState.objects.all(), request.user)
     counts = services.headcounts_for(visible)
+    labels = dict(CustodyStatus.choices)
+    for row in counts["by_status"]:
+        row["label"] = labels.get(row["status"], row["status"])
     cp = services.latest_checkpoint()
     return render(request, "ledger/overview.html", {
         "counts": counts, "checkpoint": cp, "key_id": services.public_key_id(),

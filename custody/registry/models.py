@@ -140,6 +140,20 @@ class ImportBatch(models.Model):
         return Q(user__agency_id=user.agency_id)
 
 
+
+# Written by the ledger's projection; the vocabulary lives with the field it describes.
+class CustodyStatus(models.TextChoices):
+    REGISTERED = "registered", _("Registered, not yet received")
+    IN_CUSTODY = "in_custody", _("In custody")
+    IN_TRANSIT = "in_transit", _("In transit")
+    HOSPITAL = "hospital", _("In hospital")
+    AT_COURT = "at_court", _("At court")
+    RELEASED = "released", _("Released")
+    REPATRIATED = "repatriated", _("Repatriated")
+    DECEASED = "deceased", _("Deceased")
+    ESCAPED = "escaped", _("Escaped")
+
+
 @track
 class Person(Releasable):
     ref = models.CharField(_("reference"), max_length=20, unique=True)
@@ -172,7 +186,9 @@ class Person(Releasable):
     # Maintained by the custody ledger's projection, in the same transaction as each event.
     current_facility = models.ForeignKey(Facility, null=True, blank=True, on_delete=models.PROTECT, related_name="people", verbose_name=_("facility"))
     current_custodian = models.ForeignKey("accounts.Agency", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("custodian"))
-    custody_status = models.CharField(_("custody status"), max_length=20, blank=True, db_index=True)
+    custody_status = models.CharField(
+        _("custody status"), max_length=20, blank=True, db_index=True, choices=CustodyStatus.choices
+    )
     custodians_ever = models.ManyToManyField("accounts.Agency", blank=True, related_name="+", verbose_name=_("custodians, past and present"))
     import_batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="people")
     # Where the source roster says the person is. Custody itself (current_facility) starts only when a

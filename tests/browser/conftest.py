@@ -57,7 +57,9 @@ def guarded_flush(transactional_db: Any) -> Iterator[None]:
 
     with connection.cursor() as cur:
         if connection.vendor == "sqlite":
-            for table in ("core_auditevent", "core_historychange"):
+            from custody.ledger.models import APPEND_ONLY_TABLES
+
+            for table in ("core_auditevent", "core_historychange", *APPEND_ONLY_TABLES):
                 cur.execute(f'DROP TRIGGER IF EXISTS "ro_{table}_update"')
                 cur.execute(f'DROP TRIGGER IF EXISTS "ro_{table}_delete"')
             for model in tracked_models():
