@@ -452,56 +452,39 @@ def _round_lp(
     types: list[AirframeType],
     hv: dict,
 ) -> tuple[dict | None, float]:
-    """A feasible solution from the LP relaxation: round the airframe patterns down, give the airframes
-    left over to the largest fractions, then solve the programme with the patterns fixed (sorties and
-    convoys per site-day still integer). Guards against HiGHS returning a poor incumbent at its time
-    limit on the full programme."""
+    """A feasible solution from the LP relaxation when HiGHS has none (or a poor one): the programme
+    restricted to the airframe patterns the LP uses (price-and-branch). Far fewer integer columns, so
+    HiGHS settles it quickly. Guards against HiGHS returning a poor incumbent at its time limit on the
+    full programme."""
+    t0 = time.monotonic()
     ints = [v for v in m.variables() if v.integer]
     for v in ints:
         v.integer = False
-    lp_params = mathopt.SolveParameters(time_limit=params.time_limit, highs=params.highs)
-    fix_params = mathopt.SolveParameters(
-        time_limit=params.time_limit / 4, relative_gap_tolerance=0.005, highs=params.highs
-    )
+    saved = {var: (var.lower_bound, var.upper_bound) for var in n.values()}
     try:
-        lp = mathopt.solve(m, mathopt.SolverType.HIGHS, params=lp_params)
+        lp = mathopt.solve(
+            m,
+            mathopt.SolverType.HIGHS,
+            params=mathopt.SolveParameters(time_limit=params.time_limit, highs=params.highs),
+        )
         if not lp.has_primal_feasible_solution():
             return None, math.inf
         val = lp.variable_values()
-        fixed: dict[mathopt.Variable, float] = {}
-        for k, at in enumerate(types):
-            for d in days:
-                keys = [(k, d, p) for p in range(len(pats[k])) if (k, d, p) in n]
-                if not keys:
-                    continue
-                avail = sum(1 for hid in at.members if hv[hid].available[d])
-                base = {key: math.floor(val[n[key]] + 1e-6) for key in keys}
-                spare = avail - sum(base.values())
-                for key in sorted(keys, key=lambda key: -(val[n[key]] - base[key])):
-                    if spare <= 0:
-                        break
-                    if val[n[key]] - base[key] > 1e-6:
-                        base[key] += 1
-                        spare -= 1
-                for key, cnt in base.items():
-                    fixed[n[key]] = cnt
-        saved = {var: (var.lower_bound, var.upper_bound) for var in fixed}
-        for var, value in fixed.items():
-            value = max(min(value, saved[var][1]), saved[var][0])
-            var.lower_bound = var.upper_bound = value
-        # With the airframe patterns fixed, only sorties and convoys per site-day stay integer: a
-        # small programme HiGHS settles quickly.
+        for var in n.values():
+            if val[var] < 1e-6:
+                var.upper_bound = 0
         for v in ints:
-            if v not in fixed:
-                v.integer = True
-        try:
-            fixed_lp = mathopt.solve(m, mathopt.SolverType.HIGHS, params=fix_params)
-        finally:
-            for var, (lo, hi) in saved.items():
-                var.lower_bound, var.upper_bound = lo, hi
-        if not fixed_lp.has_primal_feasible_solution():
+            v.integer = True
+        left = max(0.5, params.time_limit.total_seconds() - (time.monotonic() - t0))
+        fix_params = mathopt.SolveParameters(
+            time_limit=datetime.timedelta(seconds=left), relative_gap_tolerance=0.005, highs=params.highs
+        )
+        restricted = mathopt.solve(m, mathopt.SolverType.HIGHS, params=fix_params)
+        if not restricted.has_primal_feasible_solution():
             return None, math.inf
-        return fixed_lp.variable_values(), fixed_lp.objective_value()
+        return restricted.variable_values(), restricted.objective_value()
     finally:
+        for var, (lo, hi) in saved.items():
+            var.lower_bound, var.upper_bound = lo, hi
         for v in ints:
             v.integer = True
