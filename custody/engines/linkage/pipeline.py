@@ -36,10 +36,13 @@ DEFAULT_THRESHOLD = 4.0
 PAIR_BUDGET = 3_000_000
 STRONG_NAME_LEVELS = 6  # name levels 0-5: all tokens agree, or one name contains the other
 SESSION_MIN_PAIRS = 15
+DOB_RULE_LEVEL = 0  # dob level 0: the same date (a year alone is shared by too many namesakes)
 FULL_NAME_LEVELS = 3  # name levels 0-2: all tokens of both names agree
 REVIEW_THRESHOLD = 0.0
 # Two clusters join only if the mean weight over all pairs across them reaches this (see cluster.py)
-COHESION = 3.0
+COHESION = 2.0
+# No person is listed this many times: a join beyond it is a chain, not an identity
+MAX_CLUSTER = 25
 
 Progress = Callable[[str, int, int], None]
 
@@ -191,41 +194,7 @@ class Linker:
             # random-pair estimate and only m and the prior are fitted.
             observed = int(((self.levels >= 0).mean(axis=0) >= 0.05).sum()) if len(self.levels) else 0
             self.fit_u = observed >= 3
-            # The share of matches among candidates is fixed from a deterministic rule (as Splink's
-            # estimate_probability_two_random_records_match does): pairs whose names agree in full
-            # or one contains the other. Left free, EM on lists where few people recur (3% in the
-            # generator's rosters) finds a larger latent class instead (shared given names).
-            name_col = [c.name for c in self.model.comparisons].index("name")
-            strong = (
-                float((self.levels[:, name_col] < STRONG_NAME_LEVELS).mean()) if len(self.levels) else 0.0
-            )
-            self.model.prior = float(np.clip(strong, 1e-4, 0.5))
-            names = [c.name for c in self.model.comparisons]
-            col = {c: names.index(c) for c in names}
-            lv = self.levels
-            person = [col[c] for c in ("given", "kunya", "sex", "nationality", "place_of_birth", "mother")]
-            sessions = [
-                # born on the same date (households rarely are): given name, sex, mother's name...
-                (lv[:, col["dob"]] == 0, (col["dob"],), person),
-                # the same rare full name and given name: the date of birth
-                (
-                    (lv[:, col["name"]] == 0) & (lv[:, col["given"]] == 0),
-                    (col["name"], col["given"]),
-                    (col["dob"],),
-                ),
-            ]
-            held = (
-                self.model.estimate_m_by_sessions(lv, sessions, min_pairs=SESSION_MIN_PAIRS)
-                if len(lv) and self.sessions
-                else set()
-            )
-            self.model.estimate_m(
-                self.levels,
-                fit_u=self.fit_u,
-                max_iter=200,
-                hold=held,
-                fixed_prior=self.model.prior,
-            )
+            self._train(self.levels)
             self.progress("EM", 1, 1)
         w = self.model.weights(self.levels) if len(self.pairs) else np.zeros(0)
         self.scored = [
@@ -233,6 +202,45 @@ class Linker:
             for (i, j), x in zip(self.pairs, w, strict=True)
         ]
         return self.scored
+
+    def _train(self, lv: np.ndarray) -> None:
+        """m by conditioned sessions, the prior from a rule and its recall, then the final EM."""
+        names = [c.name for c in self.model.comparisons]
+        col = {c: names.index(c) for c in names}
+        # Fallback prior (no usable date of birth): the share of pairs whose names agree in full or
+        # one contains the other, a deterministic rule as in Splink's
+        # estimate_probability_two_random_records_match. Left free, EM on lists where few people
+        # recur finds a larger latent class instead (shared given names, households).
+        strong = float((lv[:, col["name"]] < STRONG_NAME_LEVELS).mean()) if len(lv) else 0.0
+        self.model.prior = float(np.clip(strong, 1e-4, 0.5))
+        person = [col[c] for c in ("given", "kunya", "sex", "nationality", "place_of_birth", "mother")]
+        given_same = lv[:, col["given"]] == 0
+        sessions = [
+            # born on the same date (households rarely are): given name, sex, mother's name...
+            (lv[:, col["dob"]] <= DOB_RULE_LEVEL, (col["dob"],), person),
+            # same given name and same mother (siblings differ in the one, namesakes in the other):
+            # the date of birth; failing enough of those, the same rare full name and given name
+            ((lv[:, col["mother"]] == 0) & given_same, (col["mother"], col["given"]), (col["dob"],)),
+            ((lv[:, col["name"]] == 0) & given_same, (col["name"], col["given"]), (col["dob"],)),
+        ]
+        held = (
+            self.model.estimate_m_by_sessions(lv, sessions, min_pairs=SESSION_MIN_PAIRS)
+            if len(lv) and self.sessions
+            else set()
+        )
+        dob = col["dob"]
+        if dob in held:
+            # The prior as a deterministic rule's count over its recall: pairs born on the same date,
+            # divided by P(same date | match) (the m just estimated) and by the share of pairs with
+            # both dates known. On a 47,000-row register the name rule above counts every namesake
+            # and short name contained in a longer one (23% of candidate pairs against 0.09% true
+            # matches); the date rule is nearly all true matches.
+            observed = float((lv[:, dob] >= 0).mean())
+            rule = int((lv[:, dob] <= DOB_RULE_LEVEL).sum())
+            recall = float(self.model.m[dob][: DOB_RULE_LEVEL + 1].sum()) * observed
+            if rule and recall > 0:
+                self.model.prior = float(np.clip(rule / recall / len(lv), 1e-6, 0.5))
+        self.model.estimate_m(lv, fit_u=self.fit_u, max_iter=200, hold=held, fixed_prior=self.model.prior)
 
     def triples(self) -> list[tuple[int, int, float]]:
         return [(s.i, s.j, s.weight) for s in self.scored]
@@ -251,6 +259,7 @@ class Linker:
             must_link,
             score=self.pair_weight,
             cohesion=COHESION,
+            max_size=MAX_CLUSTER,
         )
 
     def pair_weight(self, i: int, j: int) -> float:
