@@ -300,10 +300,9 @@ def solve(
         enable_output=log,
         highs=highs,
     )
-    # With a fallback to guard, HiGHS gets most of the budget first; the rounding runs only when its
-    # answer is missing or poor (a busy machine, a short time limit). Measured idle at real scale, the
-    # rounding up front cost up to 10 s of the budget for a solution 2-8% above the bound that HiGHS
-    # then beat every time.
+    # With a fallback to guard, HiGHS gets most of the budget first; the fallback runs only when its
+    # answer is missing or poor (a busy machine, a short time limit). Measured idle at real scale, a
+    # fallback run up front cost up to 10 s of the budget for a solution HiGHS then beat every time.
     guard = integer and warm_start and bool(n)
     if guard:
         params.time_limit = datetime.timedelta(seconds=max(1.0, time_limit * 0.8))
@@ -311,27 +310,27 @@ def solve(
     reason = result.termination.reason
     if reason == mathopt.TerminationReason.INFEASIBLE:
         raise AggregateInfeasible("the aggregate programme has no feasible solution")
-    rounded: dict | None = None
-    rounded_cost = math.inf
+    fallback: dict | None = None
+    fallback_cost = math.inf
     if guard and _poor(result):
         left = max(1.0, time_limit - (time.monotonic() - t0))
         params.time_limit = datetime.timedelta(seconds=left)
-        rounded, rounded_cost = _round_lp(m, params, n, f, c, sc, days, pats, types, hv)
-    # The rounding is not passed to HiGHS as a hint: measured, HiGHS then stayed on it for the whole
+        fallback, fallback_cost = _restricted_patterns(m, params, n, f, c, sc, days, pats, types, hv)
+    # The fallback is not passed to HiGHS as a hint: measured, HiGHS then stayed on it for the whole
     # time limit instead of finding the optimum it finds unaided.
-    if not result.has_primal_feasible_solution() and rounded is None:
+    if not result.has_primal_feasible_solution() and fallback is None:
         raise AggregateInfeasible(
             f"no feasible plan found within the time limit ({result.termination.detail})"
         )
     status = reason.name.lower()
-    if result.has_primal_feasible_solution() and result.objective_value() <= rounded_cost:
+    if result.has_primal_feasible_solution() and result.objective_value() <= fallback_cost:
         values = result.variable_values()
         cost = result.objective_value()
     else:
-        # HiGHS's own incumbent is worse than the rounded LP (a busy machine, a short time limit):
-        # keep the rounding, which is feasible by construction.
-        assert rounded is not None
-        values, cost, status = rounded, rounded_cost, "rounded-lp"
+        # HiGHS's own incumbent is worse than the fallback's (a busy machine, a short time limit):
+        # keep the fallback's.
+        assert fallback is not None
+        values, cost, status = fallback, fallback_cost, "lp-patterns"
     xv = [values[v] for v in x.values()]
     moves = {k: int(math.floor(v + 1e-6)) if integer else v for k, v in zip(x.keys(), xv, strict=True)}
     moves = {k: v for k, v in moves.items() if v > 1e-9}
@@ -440,7 +439,7 @@ def _poor(result: mathopt.SolveResult, gap: float = 0.01) -> bool:
     return not math.isfinite(bound) or value - bound > gap * max(abs(value), 1e-9)
 
 
-def _round_lp(
+def _restricted_patterns(
     m: mathopt.Model,
     params: mathopt.SolveParameters,
     n: dict[tuple[int, int, int], mathopt.Variable],
