@@ -16,6 +16,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from custody.core.commands import CustodyCommand
+from custody.core.errors import RuleError
 
 
 class Command(CustodyCommand):
@@ -51,6 +52,25 @@ class Command(CustodyCommand):
         rec.add_argument("--idempotency-id", default="")
         sub.add_parser("checkpoint", help="sign a checkpoint at the current size")
         sub.add_parser("reconcile", help="raise discrepancies for overdue manifests")
+        hs = sub.add_parser("handover-start", help="open a handover: both sides then confirm person by person")
+        hs.add_argument("facility")
+        hs.add_argument("--from", dest="from_custodian", required=True, help="agency code handing over")
+        hs.add_argument("--to", dest="to_custodian", required=True, help="agency code receiving")
+        hs.add_argument("--people", nargs="+", required=True, help="person refs")
+        hs.add_argument("--manifest", default="")
+        hs.add_argument("--user", required=True)
+        hc = sub.add_parser("handover-confirm", help="one side confirms one person of a handover")
+        hc.add_argument("reference")
+        hc.add_argument("person", help="person ref")
+        hc.add_argument("--side", required=True, choices=["send", "receive"])
+        hc.add_argument("--wristband", required=True, help="the wristband number read or typed")
+        hc.add_argument("--identity-check", default="", help="receiving side: match, no_match, not_checked")
+        hc.add_argument("--user", required=True)
+        sub.add_parser("discrepancies", help="list the open discrepancies")
+        rs = sub.add_parser("resolve", help="resolve a discrepancy with a recorded resolution")
+        rs.add_argument("id", type=int)
+        rs.add_argument("--resolution", required=True)
+        rs.add_argument("--user", required=True)
         sub.add_parser("schedule", help="start the periodic checkpoint and reconciliation task (db_worker runs it)")
         sub.add_parser("housekeeping", help="run the periodic duties once, now: sign if due, reconcile")
         rc = sub.add_parser("roll-call", help="record a physical count")
@@ -126,7 +146,6 @@ class Command(CustodyCommand):
 
     def do_record(self, opts: dict[str, Any]) -> None:
         from custody.accounts.models import Agency, User
-        from custody.core.errors import RuleError
         from custody.ledger.services import record_event
         from custody.ledger.specs import EventSpec
         from custody.registry.models import Facility, Person
@@ -165,6 +184,77 @@ class Command(CustodyCommand):
         from custody.ledger.services import reconcile
 
         self.stdout.write(f"{reconcile()} discrepancies raised")
+
+    @staticmethod
+    def _user(username: str) -> Any:
+        from custody.accounts.models import User
+
+        try:
+            return User.objects.get(username=username)
+        except User.DoesNotExist as exc:
+            raise CommandError(f"no user {username}") from exc
+
+    def do_handover_start(self, opts: dict[str, Any]) -> None:
+        from custody.accounts.models import Agency
+        from custody.ledger.services import create_handover
+        from custody.registry.models import Facility, Person
+
+        people = list(Person.objects.filter(ref__in=opts["people"]))
+        missing = sorted(set(opts["people"]) - {p.ref for p in people})
+        if missing:
+            raise CommandError(f"no person {', '.join(missing)}")
+        try:
+            h = create_handover(facility=Facility.objects.get(code=opts["facility"]),
+                                from_custodian=Agency.objects.get(code=opts["from_custodian"]),
+                                to_custodian=Agency.objects.get(code=opts["to_custodian"]), people=people,
+                                user=self._user(opts["user"]), manifest=opts["manifest"])
+        except (Facility.DoesNotExist, Agency.DoesNotExist) as exc:
+            raise CommandError(str(exc)) from exc
+        except RuleError as exc:
+            raise CommandError(exc.message) from exc
+        self.stdout.write(f"handover {h.reference} open: {len(people)} people, {h.from_custodian.code} -> "
+                          f"{h.to_custodian.code} at {h.facility.code}")
+
+    def do_handover_confirm(self, opts: dict[str, Any]) -> None:
+        from custody.ledger.models import HandoverItem
+        from custody.ledger.services import confirm_handover_item
+
+        try:
+            item = HandoverItem.objects.select_related("handover", "person").get(
+                handover__reference=opts["reference"], person__ref=opts["person"])
+        except HandoverItem.DoesNotExist as exc:
+            raise CommandError(f"{opts['person']} is not on handover {opts['reference']}") from exc
+        try:
+            rec = confirm_handover_item(item, user=self._user(opts["user"]), side=opts["side"],
+                                        wristband=opts["wristband"], identity_check=opts["identity_check"])
+        except RuleError as exc:
+            raise CommandError(exc.message) from exc
+        if rec is None:
+            self.stdout.write(f"{opts['person']}: {opts['side']} side confirmed; waiting for the other side")
+        else:
+            self.stdout.write(f"{opts['person']}: handed over, event #{rec.event.seq}")
+
+    def do_discrepancies(self, opts: dict[str, Any]) -> None:
+        from custody.ledger.models import Discrepancy
+
+        open_ = Discrepancy.objects.filter(resolved_at__isnull=True).order_by("raised_at")
+        for d in open_:
+            self.stdout.write(f"#{d.pk}\t{d.kind}\t{d.raised_at:%Y-%m-%d %H:%M}\t{d.details}")
+        self.stdout.write(f"{open_.count()} open")
+
+    def do_resolve(self, opts: dict[str, Any]) -> None:
+        from custody.ledger.models import Discrepancy
+        from custody.ledger.services import resolve_discrepancy
+
+        try:
+            d = Discrepancy.objects.get(pk=opts["id"])
+        except Discrepancy.DoesNotExist as exc:
+            raise CommandError(f"no discrepancy #{opts['id']}") from exc
+        try:
+            resolve_discrepancy(d, user=self._user(opts["user"]), resolution=opts["resolution"])
+        except RuleError as exc:
+            raise CommandError(exc.message) from exc
+        self.stdout.write(f"discrepancy #{d.pk} resolved")
 
     def do_schedule(self, opts: dict[str, Any]) -> None:
         from custody.ledger.tasks import schedule

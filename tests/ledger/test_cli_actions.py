@@ -1,0 +1,66 @@
+"""The clerk's and supervisor's actions through the CLI, as on the pages and the API: a handover
+confirmed by both sides person by person, and a discrepancy listed and resolved."""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from .conftest import at
+
+
+def cli(*args: str) -> str:
+    out = StringIO()
+    call_command("ledger", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_a_handover_through_the_cli(world: dict[str, Any], person_factory: Any) -> None:
+    from custody.ledger.models import LedgerEvent
+    from custody.ledger.services import record_event
+    from custody.ledger.specs import EventSpec
+    from custody.registry.models import Identifier
+
+    p = person_factory()
+    Identifier.objects.create(person=p, kind="wristband", value="WB-77")
+    record_event(EventSpec("intake", p, at(0), facility=world["prison"]))
+    out = cli("handover-start", "HSK", "--from", "SDF", "--to", "MIL", "--people", p.ref, "--manifest", "M-9",
+              "--user", world["sdf"].username)
+    ref = out.split()[1]
+    assert out.startswith(f"handover {ref} open: 1 people, SDF -> MIL at HSK")
+    with pytest.raises(CommandError, match="wristband"):
+        cli("handover-confirm", ref, p.ref, "--side", "send", "--wristband", "WB-78", "--user", world["sdf"].username)
+    assert "waiting for the other side" in cli("handover-confirm", ref, p.ref, "--side", "send", "--wristband",
+                                               "wb 77", "--user", world["sdf"].username)
+    assert not LedgerEvent.objects.filter(kind="handed_over").exists()
+    out = cli("handover-confirm", ref, p.ref, "--side", "receive", "--wristband", "WB-77", "--identity-check",
+              "match", "--user", world["mil"].username)
+    event = LedgerEvent.objects.get(kind="handed_over")
+    assert out.strip() == f"{p.ref}: handed over, event #{event.seq}"
+    assert event.custodian.code == "MIL"
+    with pytest.raises(CommandError, match="not on handover"):
+        cli("handover-confirm", ref, "P-999999", "--side", "send", "--wristband", "x", "--user", world["sdf"].username)
+
+
+def test_discrepancies_listed_and_resolved_through_the_cli(world: dict[str, Any], person_factory: Any) -> None:
+    from custody.ledger.models import Discrepancy
+    from custody.ledger.services import record_event
+    from custody.ledger.specs import EventSpec
+
+    p = person_factory()
+    record_event(EventSpec("intake", p, at(0), facility=world["prison"]))
+    record_event(EventSpec("manifested", p, at(1), manifest="M-4", to_facility=world["biap"], expected_arrival=at(30)))
+    assert cli("reconcile").strip() == "1 discrepancies raised"
+    d = Discrepancy.objects.get()
+    listing = cli("discrepancies")
+    assert f"#{d.pk}\tnot_arrived" in listing and "M-4" in listing and listing.endswith("1 open\n")
+    with pytest.raises(CommandError):
+        cli("resolve", str(d.pk), "--resolution", "", "--user", world["sup"].username)
+    assert cli("resolve", str(d.pk), "--resolution", "Convoy held at checkpoint; arrived next day.", "--user",
+               world["sup"].username).strip() == f"discrepancy #{d.pk} resolved"
+    d.refresh_from_db()
+    assert d.resolved_by == world["sup"] and "Convoy" in d.resolution
+    assert cli("discrepancies").strip() == "0 open"
