@@ -36,7 +36,6 @@ DEFAULT_THRESHOLD = 4.0
 PAIR_BUDGET = 3_000_000
 STRONG_NAME_LEVELS = 6  # name levels 0-5: all tokens agree, or one name contains the other
 SESSION_MIN_PAIRS = 15
-DOB_RULE_LEVEL = 0  # dob level 0: the same date (a year alone is shared by too many namesakes)
 FULL_NAME_LEVELS = 3  # name levels 0-2: all tokens of both names agree
 REVIEW_THRESHOLD = 0.0
 # Two clusters join only if the mean weight over all pairs across them reaches this (see cluster.py)
@@ -217,7 +216,7 @@ class Linker:
         given_same = lv[:, col["given"]] == 0
         sessions = [
             # born on the same date (households rarely are): given name, sex, mother's name...
-            (lv[:, col["dob"]] <= DOB_RULE_LEVEL, (col["dob"],), person),
+            (lv[:, col["dob"]] == 0, (col["dob"],), person),
             # same given name and same mother (siblings differ in the one, namesakes in the other):
             # the date of birth; failing enough of those, the same rare full name and given name
             ((lv[:, col["mother"]] == 0) & given_same, (col["mother"], col["given"]), (col["dob"],)),
@@ -236,8 +235,8 @@ class Linker:
             # and short name contained in a longer one (23% of candidate pairs against 0.09% true
             # matches); the date rule is nearly all true matches.
             observed = float((lv[:, dob] >= 0).mean())
-            rule = int((lv[:, dob] <= DOB_RULE_LEVEL).sum())
-            recall = float(self.model.m[dob][: DOB_RULE_LEVEL + 1].sum()) * observed
+            rule = int((lv[:, dob] == 0).sum())
+            recall = float(self.model.m[dob][0]) * observed
             if rule and recall > 0:
                 self.model.prior = float(np.clip(rule / recall / len(lv), 1e-6, 0.5))
         self.model.estimate_m(lv, fit_u=self.fit_u, max_iter=200, hold=held, fixed_prior=self.model.prior)
