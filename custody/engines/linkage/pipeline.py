@@ -222,9 +222,13 @@ class Linker:
             ((lv[:, col["mother"]] == 0) & given_same, (col["mother"], col["given"]), (col["dob"],)),
             ((lv[:, col["name"]] == 0) & given_same, (col["name"], col["given"]), (col["dob"],)),
         ]
+        # Without the same-date session the person-level m (given name, sex, mother) cannot be
+        # conditioned away from the household: holding only some m then steers the final EM to
+        # households more surely than no session at all, so it is all sessions or none.
+        enough = int(sessions[0][0].sum()) >= SESSION_MIN_PAIRS
         held = (
             self.model.estimate_m_by_sessions(lv, sessions, min_pairs=SESSION_MIN_PAIRS)
-            if len(lv) and self.sessions
+            if len(lv) and self.sessions and enough
             else set()
         )
         dob = col["dob"]

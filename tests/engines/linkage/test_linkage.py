@@ -17,7 +17,7 @@ from custody.engines.linkage.model import FSModel
 from custody.engines.linkage.pipeline import DEFAULT_THRESHOLD, LinkageIndex, Linker
 from custody.engines.linkage.records import InputError, make_record, parse_dob, read_csv
 from custody.engines.names import fold_latin
-from tests.engines.linkage.synthetic import people, write
+from tests.engines.linkage.synthetic import households, people, write
 
 
 def _records(rows: list[dict[str, str]]):  # noqa: ANN202
@@ -181,3 +181,38 @@ def test_siblings_stay_apart_while_one_person_across_scripts_joins() -> None:
     assert labels[a_lat] != labels[b_lat]
     # the pair score itself says "different people", not only the clustering
     assert linker.pair_weight(a_lat, b_lat) < DEFAULT_THRESHOLD
+
+
+def test_a_camp_register_of_households_keeps_siblings_apart() -> None:
+    """A register made of households (2-4 children each, some written twice): siblings are never
+    one person, each child's Arabic and Latin records are."""
+    rows = households(300, seed=5, repeat=0.3)
+    recs = [
+        make_record(
+            r["record_id"],
+            r["name"],
+            dob=r["dob"],
+            nationality=r["nationality"],
+            sex=r["sex"],
+            mother_name=r["mother_name"],
+        )
+        for r in rows
+    ]
+    linker = Linker(recs)
+    linker.run()
+    labels = linker.clusters(DEFAULT_THRESHOLD)
+    siblings = merged = same_child = joined = 0
+    for a in range(len(rows)):
+        for b in range(a + 1, len(rows)):
+            if rows[a]["household_id"] != rows[b]["household_id"]:
+                continue
+            together = labels[a] == labels[b]
+            if rows[a]["identity_id"] == rows[b]["identity_id"]:
+                same_child += 1
+                joined += together
+            else:
+                siblings += 1
+                merged += together
+    assert siblings > 1000 and same_child > 200
+    assert merged == 0
+    assert joined >= 0.9 * same_child
