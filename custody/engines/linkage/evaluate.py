@@ -18,8 +18,13 @@ class PRF:
     predicted_pairs: int
 
     def as_dict(self) -> dict[str, float | int]:
-        return {"precision": round(self.precision, 4), "recall": round(self.recall, 4), "f1": round(self.f1, 4),
-                "true_pairs": self.true_pairs, "predicted_pairs": self.predicted_pairs}
+        return {
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "f1": round(self.f1, 4),
+            "true_pairs": self.true_pairs,
+            "predicted_pairs": self.predicted_pairs,
+        }
 
 
 def _prf(tp: int, pred: int, true: int) -> PRF:
