@@ -100,7 +100,7 @@ TEMPLATES = [
 ]
 
 DEFAULT_SQLITE = f"sqlite:///{VAR_DIR / 'custody.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", DEFAULT_SQLITE), conn_max_age=0)}
+DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL") or DEFAULT_SQLITE, conn_max_age=0)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers and the single writer proceed together; IMMEDIATE takes the write lock at
     # BEGIN, so two clerks writing at once queue instead of failing with "database is locked".
