@@ -64,3 +64,16 @@ def test_discrepancies_listed_and_resolved_through_the_cli(world: dict[str, Any]
     d.refresh_from_db()
     assert d.resolved_by == world["sup"] and "Convoy" in d.resolution
     assert cli("discrepancies").strip() == "0 open"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("record", "intake", "P-000000", "--facility", "NOPE"), "no facility NOPE"),
+    (("handover-start", "HSK", "--from", "SDF", "--to", "XXX", "--people", "P-000000", "--user", "x"), "no agency XXX"),
+    (("roll-call", "HSK", "3", "--user", "nobody.at.all"), "no user nobody.at.all"),
+    (("resolve", "999", "--resolution", "x", "--user", "nobody"), "no discrepancy #999"),
+])
+def test_a_typo_gets_a_message_naming_it(world: dict[str, Any], person_factory: Any, args: tuple[str, ...],
+                                         message: str) -> None:
+    person_factory(ref="P-000000")
+    with pytest.raises(CommandError, match=message):
+        cli(*args)

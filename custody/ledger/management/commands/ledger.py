@@ -145,10 +145,9 @@ class Command(CustodyCommand):
         self.stdout.write(f"wrote {opts['out']} ({len(data)} bytes)")
 
     def do_record(self, opts: dict[str, Any]) -> None:
-        from custody.accounts.models import Agency, User
         from custody.ledger.services import record_event
         from custody.ledger.specs import EventSpec
-        from custody.registry.models import Facility, Person
+        from custody.registry.models import Person
 
         def when(text: str | None) -> datetime | None:
             if not text:
@@ -160,10 +159,10 @@ class Command(CustodyCommand):
             person = Person.objects.get(ref=opts["person"])
         except Person.DoesNotExist as exc:
             raise CommandError(f"no person {opts['person']}") from exc
-        fac = Facility.objects.get(code=opts["facility"]) if opts["facility"] else None
-        to = Facility.objects.get(code=opts["to_facility"]) if opts["to_facility"] else None
-        cust = Agency.objects.get(code=opts["custodian"]) if opts["custodian"] else None
-        user = User.objects.get(username=opts["user"]) if opts["user"] else None
+        fac = self._facility(opts["facility"]) if opts["facility"] else None
+        to = self._facility(opts["to_facility"]) if opts["to_facility"] else None
+        cust = self._agency(opts["custodian"]) if opts["custodian"] else None
+        user = self._user(opts["user"]) if opts["user"] else None
         spec = EventSpec(opts["kind"], person, when(opts["at"]) or datetime.now(UTC), facility=fac, custodian=cust,
                          manifest=opts["manifest"], to_facility=to, expected_arrival=when(opts["expected_arrival"]),
                          country=opts["country"], reason=opts["reason"], corrects=opts["corrects"],
@@ -186,30 +185,41 @@ class Command(CustodyCommand):
         self.stdout.write(f"{reconcile()} discrepancies raised")
 
     @staticmethod
-    def _user(username: str) -> Any:
+    def _one(model: Any, what: str, **lookup: Any) -> Any:
+        """The row, or an error that names what was typed (a clerk sees this, not a traceback)."""
+        try:
+            return model.objects.get(**lookup)
+        except model.DoesNotExist as exc:
+            raise CommandError(f"no {what} {next(iter(lookup.values()))}") from exc
+
+    def _user(self, username: str) -> Any:
         from custody.accounts.models import User
 
-        try:
-            return User.objects.get(username=username)
-        except User.DoesNotExist as exc:
-            raise CommandError(f"no user {username}") from exc
+        return self._one(User, "user", username=username)
+
+    def _facility(self, code: str) -> Any:
+        from custody.registry.models import Facility
+
+        return self._one(Facility, "facility", code=code)
+
+    def _agency(self, code: str) -> Any:
+        from custody.accounts.models import Agency
+
+        return self._one(Agency, "agency", code=code)
 
     def do_handover_start(self, opts: dict[str, Any]) -> None:
-        from custody.accounts.models import Agency
         from custody.ledger.services import create_handover
-        from custody.registry.models import Facility, Person
+        from custody.registry.models import Person
 
         people = list(Person.objects.filter(ref__in=opts["people"]))
         missing = sorted(set(opts["people"]) - {p.ref for p in people})
         if missing:
             raise CommandError(f"no person {', '.join(missing)}")
         try:
-            h = create_handover(facility=Facility.objects.get(code=opts["facility"]),
-                                from_custodian=Agency.objects.get(code=opts["from_custodian"]),
-                                to_custodian=Agency.objects.get(code=opts["to_custodian"]), people=people,
+            h = create_handover(facility=self._facility(opts["facility"]),
+                                from_custodian=self._agency(opts["from_custodian"]),
+                                to_custodian=self._agency(opts["to_custodian"]), people=people,
                                 user=self._user(opts["user"]), manifest=opts["manifest"])
-        except (Facility.DoesNotExist, Agency.DoesNotExist) as exc:
-            raise CommandError(str(exc)) from exc
         except RuleError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"handover {h.reference} open: {len(people)} people, {h.from_custodian.code} -> "
@@ -270,12 +280,13 @@ class Command(CustodyCommand):
         self.stdout.write(f"{signed}; {out['raised']} discrepancies raised")
 
     def do_roll_call(self, opts: dict[str, Any]) -> None:
-        from custody.accounts.models import User
         from custody.ledger.services import record_roll_call
-        from custody.registry.models import Facility
 
-        rc, disc = record_roll_call(facility=Facility.objects.get(code=opts["facility"]), counted=opts["counted"],
-                                    user=User.objects.get(username=opts["user"]), block=opts["block"])
+        try:
+            rc, disc = record_roll_call(facility=self._facility(opts["facility"]), counted=opts["counted"],
+                                        user=self._user(opts["user"]), block=opts["block"])
+        except RuleError as exc:
+            raise CommandError(exc.message) from exc
         self.stdout.write(f"counted {rc.counted}, ledger {rc.expected}" + (f": discrepancy #{disc.pk} raised" if disc else ": agrees"))
 
     def do_proof(self, opts: dict[str, Any]) -> None:
