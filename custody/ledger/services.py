@@ -811,24 +811,39 @@ def _raise_arrival_without_departure(spec: EventSpec, lk: _Lookups) -> None:
 
 def reconcile(now: datetime | None = None) -> int:
     """Raise a discrepancy for every manifested person not arrived by the expected time; resolve the
-    ones whose person has since arrived (the resolution names the arrival). Returns discrepancies raised."""
+    ones whose person has since arrived (the resolution names the arrival). Returns discrepancies raised.
+
+    Runs on every view of the discrepancy board and every few minutes in the housekeeping task, so a
+    pass with nothing new costs a fixed number of queries however many people are overdue."""
     now = now or timezone.now()
     raised = 0
+    open_keys = set(Discrepancy.objects.filter(kind=DiscrepancyKind.NOT_ARRIVED, resolved_at__isnull=True)
+                    .values_list("fact_key", flat=True))
     overdue = CustodyState.objects.exclude(manifest="").filter(expected_arrival__lt=now).select_related("person", "manifest_to")
     for st in overdue:
+        key = f"not_arrived:{st.person_id}:{st.manifest}"
+        if key in open_keys:
+            continue
         where = st.manifest_to.code if st.manifest_to else "—"
-        d = _raise(DiscrepancyKind.NOT_ARRIVED, f"not_arrived:{st.person_id}:{st.manifest}", person_id=st.person_id,
+        d = _raise(DiscrepancyKind.NOT_ARRIVED, key, person_id=st.person_id,
                    facility_id=st.manifest_to_id, manifest=st.manifest,
                    details=_("%(person)s on manifest %(manifest)s was expected at %(facility)s by %(time)s and has not arrived.")
                    % {"person": st.person.ref, "manifest": st.manifest, "facility": where,
                       "time": st.expected_arrival.strftime("%Y-%m-%d %H:%M UTC") if st.expected_arrival else "—"})
         raised += d is not None
-    for d in Discrepancy.objects.filter(kind=DiscrepancyKind.NOT_ARRIVED, resolved_at__isnull=True):
-        arrival = LedgerEvent.objects.filter(person_id=d.person_id, kind="arrived", manifest=d.manifest).first()
-        if arrival is not None:
-            d.resolved_at, d.resolution = now, _("Arrived at %(facility)s: ledger event #%(seq)s.") % {
-                "facility": arrival.facility.code if arrival.facility else "—", "seq": arrival.seq}
-            d.save(update_fields=["resolved_at", "resolution"])
+    waiting = list(Discrepancy.objects.filter(kind=DiscrepancyKind.NOT_ARRIVED, resolved_at__isnull=True))
+    if waiting:
+        arrivals: dict[tuple[int, str], LedgerEvent] = {}
+        for ev in (LedgerEvent.objects.filter(kind="arrived", person_id__in={d.person_id for d in waiting},
+                                              manifest__in={d.manifest for d in waiting})
+                   .select_related("facility").order_by("-seq")):
+            arrivals[(ev.person_id, ev.manifest)] = ev  # descending: the first arrival wins
+        for d in waiting:
+            arrival = arrivals.get((d.person_id, d.manifest))
+            if arrival is not None:
+                d.resolved_at, d.resolution = now, _("Arrived at %(facility)s: ledger event #%(seq)s.") % {
+                    "facility": arrival.facility.code if arrival.facility else "—", "seq": arrival.seq}
+                d.save(update_fields=["resolved_at", "resolution"])
     return raised
 
 

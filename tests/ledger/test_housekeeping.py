@@ -85,3 +85,23 @@ print(json.dumps({"runs": list(runs.values_list("status", flat=True)), "returned
                   "next_run_in_future": runs.get(status="READY").run_after > timezone.now(),
                   "latest_checkpoint": SignedCheckpoint.objects.order_by("-tree_size").first().tree_size}))
 """
+
+
+def test_a_reconcile_pass_with_nothing_new_costs_the_same_for_5_or_40_overdue(
+    world: dict[str, Any], person_factory: Any, django_assert_max_num_queries: Any
+) -> None:
+    """The board reconciles on every view and the task every few minutes: no query per person."""
+    from custody.ledger.models import Discrepancy
+    from custody.ledger.services import reconcile, record_events_bulk
+    from custody.ledger.specs import EventSpec
+
+    for batch in (5, 35):
+        people = [person_factory() for _ in range(batch)]
+        specs = [EventSpec("intake", p.pk, at(0), facility=world["prison"].pk) for p in people]
+        specs += [EventSpec("manifested", p.pk, at(1), manifest="M-8", to_facility=world["biap"].pk,
+                            expected_arrival=at(30)) for p in people]
+        record_events_bulk(specs)
+        assert reconcile() == batch
+        with django_assert_max_num_queries(4):
+            assert reconcile() == 0
+    assert Discrepancy.objects.filter(resolved_at__isnull=True).count() == 40
