@@ -497,8 +497,9 @@ def record_event(spec: EventSpec, *, user: Any = None) -> Recorded:
 
 def record_events_bulk(specs: Iterable[EventSpec], user: Any = None,
                        progress: Callable[[int, int], None] | None = None, batch_size: int = BATCH) -> int:
-    """Append many events, `batch_size` to a transaction. Returns the number of new events.
-    A refused spec raises RuleError (its batch is rolled back; earlier batches stay)."""
+    """Append many events, `batch_size` to a transaction, then sign a checkpoint over them. Returns the
+    number of new events. A refused spec raises RuleError (its batch is rolled back; earlier batches
+    stay). Give it the whole load at once: each call ends with one signature."""
     specs = list(specs)
     lk = _Lookups()
     lk.load_facilities({_pk(x) for s in specs for x in (s.facility, s.to_facility)})
