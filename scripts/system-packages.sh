@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Debian packages Custody needs at run time (and, with --test, for the test suite).
+# Debian packages Custody needs to build and run (and, with --test, for the test suite): gcc and
+# libssl-dev build the ledger's native hashing module (decision 0031).
 set -euo pipefail
-pkgs=(gettext fonts-noto-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b sqlite3)
+pkgs=(gcc libssl-dev gettext fonts-noto-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b sqlite3)
 [[ "${1:-}" == "--test" ]] && pkgs+=(chromium poppler-utils)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

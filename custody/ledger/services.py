@@ -634,7 +634,7 @@ def _name_event(seq: int | None, refs: dict[int, str]) -> str:
     return "" if seq is None or seq not in refs else f" [{refs[seq]}]"
 
 
-def verify_ledger(progress: Callable[[str], None] | None = None, workers: int = 1) -> LedgerVerification:
+def verify_ledger(progress: Callable[[str], None] | None = None, threads: int = 1) -> LedgerVerification:
     """Recompute everything from the database: each event's columns against its signed body, every
     leaf and node, every checkpoint signature and root. Problems are ordered, first event first."""
     say = progress or (lambda msg: None)
@@ -685,7 +685,7 @@ def verify_ledger(progress: Callable[[str], None] | None = None, workers: int = 
     cps = [checkpoint_of(r) for r in SignedCheckpoint.objects.order_by("tree_size", "id")]
     say(_("recomputing the tree and checking %(n)s signed checkpoints") % {"n": len(cps)})
     report = verify_log(bodies, seqs=seqs, stored_levels=levels or [[]], checkpoints=cps,
-                        public_key=signing_key().public_key(), workers=workers)
+                        public_key=signing_key().public_key(), threads=threads)
     for p in report.problems:
         problems.append(LedgerProblem(p.kind, p.index, p.message))
     head = LedgerHead.objects.filter(pk=1).first()

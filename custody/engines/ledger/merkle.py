@@ -9,6 +9,11 @@ once it exists, so the store is append-only like the log, and an append creates 
 nodes (the leaf, plus one per trailing 1 bit of its index). Every subtree an RFC 9162 proof needs
 is either one stored node or the fold of O(log n) stored nodes along the right edge, so proofs
 cost O(log n) look-ups and never rehash the log.
+
+Bulk hashing (leaf_hashes, build_levels) runs in the native module _native when it is built (it
+is, by `pip install`): the same hashes over OpenSSL's SHA-256 in C loops, on several threads if
+asked. Without it the pure-Python code below gives identical results about 2.5x slower
+(decision 0031).
 """
 
 from __future__ import annotations
@@ -30,6 +35,13 @@ _Hash = type(_leaf_base)
 _digest = _Hash.digest
 _CHUNK = 1 << 16
 
+try:
+    from . import _native
+except ImportError:  # not compiled (no C compiler at install time): the pure-Python path is used
+    _native = None
+
+NATIVE = _native is not None
+
 
 class ProofError(ValueError):
     """A proof was asked for sizes or indexes the tree does not have."""
@@ -45,7 +57,14 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return sha256(NODE_PREFIX + left + right).digest()
 
 
-def leaf_hashes(datas: Iterable[bytes]) -> list[bytes]:
+def leaf_hashes(datas: Iterable[bytes], threads: int = 1) -> list[bytes]:
+    """SHA-256(0x00 || data) of each event, in order; `threads` > 1 shares the work (native only)."""
+    if _native is not None:
+        return _native.leaf_hashes(datas if isinstance(datas, list | tuple) else list(datas), threads)
+    return python_leaf_hashes(datas)
+
+
+def python_leaf_hashes(datas: Iterable[bytes]) -> list[bytes]:
     # Copies of a context already fed the 0x00 prefix, driven by map() over C methods: no Python
     # bytecode per event, no `b"\x00" + data` copy of every event, and no per-call digest lookup
     # (in OpenSSL 3, constructing sha256() fetches the algorithm each time; copying does not).
@@ -383,8 +402,14 @@ class MemoryTree:
         return consistency_proof(self, old_size, self.size if new_size is None else new_size)
 
 
-def build_levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
+def build_levels(leaves: Sequence[bytes], threads: int = 1) -> list[list[bytes]]:
     """All complete nodes over `leaves`, level 0 first: the bulk form of repeated Frontier.append."""
+    if _native is not None:
+        return [list(leaves), *_native.levels_above(leaves, threads)]
+    return python_build_levels(leaves)
+
+
+def python_build_levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
     levels = [list(leaves)]
     while len(levels[-1]) > 1:
         levels.append(next_level(levels[-1]))

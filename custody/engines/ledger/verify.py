@@ -64,16 +64,12 @@ class LogReport:
         self.problems.sort(key=lambda p: (p.kind not in EXACT_KINDS, p.index is None, p.index or 0))
 
 
-def compute_levels(bodies: Sequence[bytes], workers: int = 1) -> list[list[bytes]]:
-    """All complete tree nodes over `bodies`, using `workers` processes for large logs."""
-    if workers <= 1 or len(bodies) < 65536:
-        return build_levels(leaf_hashes(bodies))
-    from .parallel import parallel_levels
-
-    return parallel_levels(bodies, workers)
+def compute_levels(bodies: Sequence[bytes], threads: int = 1) -> list[list[bytes]]:
+    """All complete tree nodes over `bodies`, hashed on `threads` threads (native module only)."""
+    return build_levels(leaf_hashes(bodies, threads), threads)
 
 
-def default_workers() -> int:
+def default_threads() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
@@ -84,7 +80,7 @@ def verify_log(
     stored_levels: Sequence[Sequence[bytes]] | None = None,
     checkpoints: Sequence[Checkpoint] = (),
     public_key: Ed25519PublicKey | None = None,
-    workers: int = 1,
+    threads: int = 1,
 ) -> LogReport:
     """Check a log given each event's canonical bytes in position order.
 
@@ -92,7 +88,7 @@ def verify_log(
     `stored_levels` are the tree nodes the store holds (level 0 = stored leaf hashes), compared
     node for node with the recomputed ones; `checkpoints` are checked for signature and root.
     """
-    levels = compute_levels(bodies, workers)
+    levels = compute_levels(bodies, threads)
     n = len(bodies)
     report = LogReport(size=n, root=root_of_levels(levels, n) if n else EMPTY_ROOT)
 

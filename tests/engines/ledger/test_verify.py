@@ -120,10 +120,10 @@ def test_an_altered_stored_node_is_named() -> None:
     assert report.problems[0].index == 16 and "(3, 2)" in report.problems[0].message
 
 
-def test_parallel_tree_equals_serial_tree() -> None:
+def test_tree_on_several_threads_equals_the_tree_on_one() -> None:
     bodies = [f"event {i}".encode() for i in range(70_001)]
-    assert compute_levels(bodies, workers=2) == build_levels(leaf_hashes(bodies))
-    assert compute_levels(bodies, workers=3)[0][-1] == leaf_hash(bodies[-1])
+    assert compute_levels(bodies, threads=2) == build_levels(leaf_hashes(bodies))
+    assert compute_levels(bodies, threads=3)[0][-1] == leaf_hash(bodies[-1])
 
 
 def test_stored_tree_shorter_than_the_log_is_reported_not_crashed() -> None:

@@ -17,6 +17,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from custody.core.commands import CustodyCommand
 from custody.core.errors import RuleError
+from custody.engines.ledger.verify import default_threads
 
 
 class Command(CustodyCommand):
@@ -25,7 +26,8 @@ class Command(CustodyCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="sub", required=True)
         v = sub.add_parser("verify", help="recompute every event, node and checkpoint; name the first event that does not fit")
-        v.add_argument("--workers", type=int, default=1, help="processes for hashing (large logs)")
+        v.add_argument("--threads", type=int, default=default_threads(),
+                       help="threads for hashing the tree (default: one per core, at most 8)")
         vb = sub.add_parser("verify-bundle", help="verify a handover bundle offline (no database)")
         vb.add_argument("file")
         vb.add_argument("--key-id", action="append", help="the log key id you trust (from the operator, out of band)")
@@ -110,7 +112,7 @@ class Command(CustodyCommand):
 
         console = Console(file=self.stderr._out if hasattr(self.stderr, "_out") else sys.stderr)
         with console.status("verifying") as status:
-            result = verify_ledger(progress=lambda m: status.update(m), workers=opts["workers"])
+            result = verify_ledger(progress=lambda m: status.update(m), threads=opts["threads"])
         if result.ok:
             self.stdout.write(f"OK: {result.size} events, every leaf, node and {result.checkpoints} signed checkpoints verified")
             return
