@@ -645,14 +645,12 @@ def verify_ledger(progress: Callable[[str], None] | None = None, threads: int = 
             "idempotency_id", "manifest", "recorded_by__username", "reason", "data", "id")
     )
     problems: list[LedgerProblem] = []
-    refs: dict[int, str] = {}
     bodies: list[bytes] = []
     seqs: list[int] = []
     say(_("checking %(n)s events against their signed bodies") % {"n": len(rows)})
-    for seq, body, kind, pref, fcode, acode, occ, rec, idem, manifest, uname, reason, data, pk in rows:
+    for seq, body, kind, pref, fcode, acode, occ, rec, idem, manifest, uname, reason, data, _pk in rows:
         bodies.append(body.encode("utf-8"))
         seqs.append(seq)
-        refs[seq] = f"{pref} {kind} {occ:%Y-%m-%d %H:%M}, row id {pk}"
         try:
             doc = json.loads(body)
         except ValueError:
@@ -694,6 +692,10 @@ def verify_ledger(progress: Callable[[str], None] | None = None, threads: int = 
                                       f"the ledger head says {head.size} events, the table holds {len(bodies)}"))
     exact = {"field", "gap", "order", "leaf", "node"}
     problems.sort(key=lambda p: (p.kind not in exact, p.seq is None, p.seq or 0))
+    # Named only for the events with problems: formatting a name for every event cost as much as
+    # checking it.
+    wanted = {p.seq for p in problems}
+    refs = {row[0]: f"{row[3]} {row[2]} {row[6]:%Y-%m-%d %H:%M}, row id {row[13]}" for row in rows if row[0] in wanted}
     for p in problems:
         p.message += _name_event(p.seq, refs) if p.kind in exact else ""
     return LedgerVerification(len(bodies), len(cps), problems)

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from custody.engines.ledger import (
     CanonicalJSONError,
@@ -11,7 +14,7 @@ from custody.engines.ledger import (
     event_document,
     is_canonical,
 )
-from custody.engines.ledger.events import EventError
+from custody.engines.ledger.events import TIME_FORMAT, EventError, format_time, parse_time
 
 
 def test_keys_sorted_no_whitespace_unicode_kept() -> None:
@@ -66,3 +69,12 @@ def test_event_document_carries_its_position_and_normalises_attachments() -> Non
     with pytest.raises(EventError):
         event_document(seq=1, kind="died", person="P", occurred_at=datetime(2026, 1, 1), recorded_at="x",
                        facility=None, custodian=None, recorded_by="u", idempotency_id="i")
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                    timezones=st.sampled_from([UTC, timezone(timedelta(hours=3)), timezone(timedelta(hours=-11))])))
+def test_event_times_format_exactly_as_the_signed_format(moment: datetime) -> None:
+    # format_time takes a quicker path than strftime; every signed body ever written used strftime.
+    assert format_time(moment) == moment.astimezone(UTC).strftime(TIME_FORMAT)
+    if moment.astimezone(UTC).year >= 1000:  # strftime does not pad earlier years, so they do not parse back
+        assert parse_time(format_time(moment)) == moment
