@@ -27,6 +27,16 @@ AGENCIES = {
 _seq = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def _english_after_each_test() -> Any:
+    """LocaleMiddleware leaves the language of the last request active in the thread, so a test that
+    visits an /ar/ page would otherwise turn the next test's messages Arabic."""
+    yield
+    from django.utils import translation
+
+    translation.activate("en")
+
+
 @pytest.fixture
 def agencies(db: Any) -> dict[str, Any]:
     from custody.accounts.models import Agency

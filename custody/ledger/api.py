@@ -10,18 +10,25 @@ POST /api/ledger/discrepancies/reconcile/
 GET/POST /api/ledger/handovers/       ... POST {reference}/confirm/ {person, side, wristband, identity_check}
 GET  /api/ledger/handovers/{reference}/bundle/
 POST /api/ledger/roll-calls/          {facility, counted, block}
+POST /api/ledger/files/               upload a file (multipart `file`); answer its sha256 to list in an
+                                      event's `attachments` (201 new, 200 when the same bytes are held)
+GET  /api/ledger/files/{sha256}/      its description; .../content/ its bytes (both audited)
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -32,7 +39,8 @@ from custody.core.errors import RuleError
 from custody.engines.ledger.checkpoint import b64
 
 from . import services
-from .models import CustodyState, Discrepancy, Handover, HandoverItem, LedgerEvent
+from .files import store_file
+from .models import CustodyState, Discrepancy, EventFile, Handover, HandoverItem, LedgerEvent
 from .specs import EVENT_KINDS, EventSpec
 
 
@@ -40,11 +48,21 @@ class EventSerializer(serializers.ModelSerializer):
     person = serializers.SlugRelatedField(slug_field="ref", read_only=True)
     facility = serializers.SlugRelatedField(slug_field="code", read_only=True)
     custodian = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    attachments = serializers.SerializerMethodField(help_text="SHA-256 of each attached file, from the signed body")
 
     class Meta:
         model = LedgerEvent
         fields = ["seq", "kind", "person", "occurred_at", "recorded_at", "facility", "custodian", "idempotency_id",
-                  "manifest", "reason", "data", "body"]
+                  "manifest", "reason", "data", "attachments", "body"]
+
+    def get_attachments(self, event: LedgerEvent) -> list[str]:
+        return list(json.loads(event.body).get("attachments", []))
+
+
+class EventFileSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EventFile
+        fields = ["sha256", "original_name", "content_type", "size", "uploaded_at"]
 
 
 class RecordSerializer(serializers.Serializer):
@@ -278,8 +296,50 @@ class HandoverViewSet(RestrictedReadOnlyViewSet):
         return HttpResponse(data, content_type="application/json")
 
 
+class EventFileViewSet(RestrictedReadOnlyViewSet):
+    """Files attached to custody events. Upload first, then list the answered sha256 in the event's
+    `attachments`; a file is visible to whoever may see an event listing it, and to its uploader."""
+
+    queryset = EventFile.objects.order_by("id")
+    serializer_class = EventFileSerializer
+    lookup_field = "sha256"
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        summary="Upload a file to attach to custody events",
+        request={"multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}},
+                                         "required": ["file"]}},
+        responses={201: EventFileSerializer, 200: EventFileSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        if not can(request.user, "change"):
+            raise PermissionDenied
+        upload = request.FILES.get("file")
+        if upload is None:
+            return Response({"detail": "send the file as multipart field `file`", "field": "file"},
+                            status=status.HTTP_400_BAD_REQUEST)
+        try:
+            f, created = store_file(request.user, upload.name, upload.read())
+        except RuleError as exc:
+            audit.record(request._request, "ledger_file_upload", object_type="ledger.eventfile", outcome="failed",
+                         reason=exc.message)
+            return Response({"detail": exc.message, "field": "file"}, status=status.HTTP_400_BAD_REQUEST)
+        audit.record(request._request, "ledger_file_upload", obj=f, sha256=f.sha256, created=created)
+        return Response(EventFileSerializer(f).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(summary="The file's bytes", responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def content(self, request: Request, sha256: str) -> FileResponse:
+        f = self.get_object()
+        audit.record(request._request, "ledger_file_read", obj=f, sha256=f.sha256)
+        resp = FileResponse(f.file.open("rb"), content_type=f.content_type, as_attachment=True, filename=f.original_name)
+        resp["X-Content-SHA256"] = f.sha256
+        return resp
+
+
 def register(router: Any) -> None:
     router.register("ledger/events", EventViewSet, basename="ledger-event")
+    router.register("ledger/files", EventFileViewSet, basename="ledger-file")
     router.register("ledger/discrepancies", DiscrepancyViewSet, basename="ledger-discrepancy")
     router.register("ledger/handovers", HandoverViewSet, basename="ledger-handover")
     router.register("ledger", LedgerViewSet, basename="ledger")

@@ -18,7 +18,9 @@ from custody.core.access import RestrictedQuerySet
 from custody.core.history import track
 from custody.registry.models import CustodyStatus
 
-APPEND_ONLY_TABLES = ("ledger_ledgerevent", "ledger_treenode", "ledger_signedcheckpoint")
+APPEND_ONLY_TABLES = (
+    "ledger_ledgerevent", "ledger_treenode", "ledger_signedcheckpoint", "ledger_eventfile", "ledger_eventattachment",
+)
 
 
 class AppendOnlyError(Exception):
@@ -134,6 +136,61 @@ class SignedCheckpoint(AppendOnly):
 
     def __str__(self) -> str:
         return f"checkpoint {self.tree_size} at {self.timestamp}"
+
+
+def _event_file_path(instance: EventFile, filename: str) -> str:
+    return f"ledger/{instance.sha256[:2]}/{instance.sha256}"
+
+
+class EventFile(AppendOnly):
+    """A file attached to custody events (a court order, a death certificate, a medical note), held
+    under its SHA-256. The events carry the hash in their signed bodies; `custody ledger verify`
+    rehashes every file, so a file replaced on disk is named like an altered event."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    file = models.FileField(upload_to=_event_file_path)
+    original_name = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField(_("size"))
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("attached file")
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.sha256[:12]})"
+
+    @classmethod
+    def access_q(cls, user: Any, action: str) -> Q:
+        # Whoever may see an event the file is attached to; and its uploader, who has it already and
+        # must be able to attach it to the event being recorded.
+        events = LedgerEvent.objects.filter(LedgerEvent.access_q(user, action)).values("pk")
+        return Q(sha256__in=EventAttachment.objects.filter(event__in=events).values("sha256")) | Q(
+            uploaded_by=getattr(user, "pk", None)
+        )
+
+
+class EventAttachment(AppendOnly):
+    """Which event lists which file hash: an index of the signed bodies, written in the append's
+    transaction, so access to a file follows access to its events without parsing every body."""
+
+    event = models.ForeignKey(LedgerEvent, on_delete=models.PROTECT, related_name="attachment_rows")
+    sha256 = models.CharField(max_length=64, db_index=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "sha256"], name="ledger_attachment_once")]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.sha256[:12]}"
+
+    @classmethod
+    def access_q(cls, user: Any, action: str) -> Q:
+        return Q(event__in=LedgerEvent.objects.filter(LedgerEvent.access_q(user, action)).values("pk"))
 
 
 class LedgerHead(models.Model):

@@ -47,10 +47,12 @@ from custody.engines.ledger import (
 from custody.engines.ledger.events import format_time
 from custody.engines.ledger.merkle import consistency_proof, nodes_for_consistency, root
 
+from .files import check_files
 from .models import (
     CustodyState,
     Discrepancy,
     DiscrepancyKind,
+    EventAttachment,
     LedgerEvent,
     LedgerHead,
     RollCall,
@@ -186,6 +188,7 @@ class _Batch:
     nodes: list[tuple[int, int, bytes]] = field(default_factory=list)
     checkpoints: list[SignedCheckpoint] = field(default_factory=list)
     results: list[Recorded] = field(default_factory=list)
+    attachments: list[tuple[int, str]] = field(default_factory=list)  # (seq, file hash)
 
 
 def _step_for(spec: EventSpec, lk: _Lookups, state: State, seq: int) -> tuple[Step, dict[str, Any]]:
@@ -341,6 +344,7 @@ def _append(specs: Sequence[EventSpec], user: Any, lk: _Lookups) -> _Batch:
             idempotency_id=idem, reason=spec.reason, attachments=spec.attachments, data=data,
         )
         body = canonical_json(doc)
+        batch.attachments.extend((seq, h) for h in doc["attachments"])
         batch.nodes.extend(frontier.append(leaf_hash(body)))
         event = _NewEvent(seq, spec.kind, pid, spec.occurred_at, now, facility_id, custodian_id,
                           getattr(user, "pk", None), idem, spec.manifest, spec.reason, data, body.decode("utf-8"))
@@ -360,6 +364,7 @@ def _append(specs: Sequence[EventSpec], user: Any, lk: _Lookups) -> _Batch:
     if not batch.events:
         return batch
     _insert_events(batch.events)
+    _insert_attachments(batch.attachments)
     if settings.LEDGER_FAULT_PAUSE_SECONDS:
         time.sleep(settings.LEDGER_FAULT_PAUSE_SECONDS)
     _insert_nodes(batch.nodes)
@@ -401,6 +406,14 @@ def _insert_events(events: list[_NewEvent]) -> None:
         for e in events
     ]
     _insert_rows(f'INSERT INTO "{meta.db_table}" ({cols})', len(_EVENT_COLUMNS), rows)
+
+
+def _insert_attachments(pairs: list[tuple[int, str]]) -> None:
+    if not pairs:
+        return
+    ids = dict(LedgerEvent.objects.filter(seq__in={seq for seq, _h in pairs}).values_list("seq", "id"))
+    _insert_rows(f'INSERT INTO "{EventAttachment._meta.db_table}" ("event_id", "sha256")', 2,
+                 [(ids[seq], h) for seq, h in pairs])
 
 
 def _insert_nodes(nodes: list[tuple[int, int, bytes]]) -> None:
@@ -647,6 +660,8 @@ def verify_ledger(progress: Callable[[str], None] | None = None, threads: int = 
     problems: list[LedgerProblem] = []
     bodies: list[bytes] = []
     seqs: list[int] = []
+    first_listing: dict[str, int] = {}
+    listed: set[tuple[int, str]] = set()
     say(_("checking %(n)s events against their signed bodies") % {"n": len(rows)})
     for seq, body, kind, pref, fcode, acode, occ, rec, idem, manifest, uname, reason, data, _pk in rows:
         bodies.append(body.encode("utf-8"))
@@ -656,6 +671,9 @@ def verify_ledger(progress: Callable[[str], None] | None = None, threads: int = 
         except ValueError:
             problems.append(LedgerProblem("field", seq, f"event #{seq}: its signed body is not JSON"))
             continue
+        for h in doc.get("attachments") or ():
+            first_listing.setdefault(h, seq)
+            listed.add((seq, h))
         columns = {
             "seq": seq, "kind": kind, "person": pref, "facility": fcode, "custodian": acode,
             "occurred_at": format_time(occ), "recorded_at": format_time(rec), "idempotency_id": idem,
@@ -670,6 +688,8 @@ def verify_ledger(progress: Callable[[str], None] | None = None, threads: int = 
         else:
             if (doc.get("data") or {}).get("manifest", "") != manifest:
                 problems.append(LedgerProblem("field", seq, f"event #{seq}: column 'manifest' differs from the signed event"))
+    say(_("rehashing attached files"))
+    problems.extend(LedgerProblem("file", p.seq, p.message) for p in check_files(first_listing, listed))
     say(_("reading the stored tree"))
     levels: list[list[bytes]] = []
     for level, index, h in TreeNode.objects.order_by("level", "index").values_list("level", "index", "hash").iterator(chunk_size=20000):
@@ -690,7 +710,7 @@ def verify_ledger(progress: Callable[[str], None] | None = None, threads: int = 
     if head is not None and head.size != len(bodies):
         problems.append(LedgerProblem("size", min(head.size, len(bodies)),
                                       f"the ledger head says {head.size} events, the table holds {len(bodies)}"))
-    exact = {"field", "gap", "order", "leaf", "node"}
+    exact = {"field", "file", "gap", "order", "leaf", "node"}
     problems.sort(key=lambda p: (p.kind not in exact, p.seq is None, p.seq or 0))
     # Named only for the events with problems: formatting a name for every event cost as much as
     # checking it.

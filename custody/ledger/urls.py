@@ -12,6 +12,7 @@ urlpatterns = [
     path("facilities/<str:code>/roll-call/", views.roll_call, name="roll_call"),
     path("discrepancies/", views.discrepancy_board, name="discrepancy_board"),
     path("discrepancies/<int:pk>/resolve/", views.resolve, name="resolve"),
+    path("files/<str:sha256>/", views.event_file, name="file"),
     path("handovers/", views.handover, name="handover"),
     path("handovers/<str:reference>/", views.handover_detail, name="handover_detail"),
     path("handovers/<str:reference>/confirm/<int:item_id>/", views.handover_confirm, name="handover_confirm"),

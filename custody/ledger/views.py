@@ -9,7 +9,8 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.db import transaction
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,10 +22,13 @@ from custody.core.errors import RuleError
 from custody.registry.models import Facility, Person, PersonFile
 
 from . import services
+from .files import held_files, store_file
 from .models import (
     CustodyState,
     CustodyStatus,
     Discrepancy,
+    EventAttachment,
+    EventFile,
     EventKind,
     Handover,
     HandoverItem,
@@ -61,11 +65,33 @@ def person_timeline(request: HttpRequest, ref: str) -> HttpResponse:
     person = get_restricted(Person.objects.select_related("current_facility", "current_custodian"), request.user,
                             request=request, ref=ref)
     audit.record(request, "ledger_timeline_read", obj=person)
-    events = LedgerEvent.objects.filter(person=person).select_related("facility", "custodian", "recorded_by").order_by("seq")
+    events = list(LedgerEvent.objects.filter(person=person).select_related("facility", "custodian", "recorded_by").order_by("seq"))
+    _attach_files(events)
     return render(request, "ledger/person_timeline.html", {
         "person": person, "events": events, "state": CustodyState.objects.filter(person=person).first(),
         "page_classification": person.classification,
     })
+
+
+def _attach_files(events: list[LedgerEvent]) -> None:
+    """Gives each event `.files`: (hash, the file if held here) for every file its signed body lists."""
+    pairs = list(EventAttachment.objects.filter(event__in=[e.pk for e in events]).values_list("event_id", "sha256"))
+    held = held_files(h for _e, h in pairs)
+    by_event: dict[int, list[tuple[str, EventFile | None]]] = {}
+    for event_id, h in pairs:
+        by_event.setdefault(event_id, []).append((h, held.get(h)))
+    for e in events:
+        e.files = by_event.get(e.pk, [])  # type: ignore[attr-defined]
+
+
+def event_file(request: HttpRequest, sha256: str) -> HttpResponse:
+    """A file attached to custody events, for whoever may see one of those events; every read audited."""
+    _need(request, "view")
+    f = get_restricted(EventFile.objects.all(), request.user, request=request, sha256=sha256)
+    audit.record(request, "ledger_file_read", obj=f, sha256=f.sha256)
+    resp = FileResponse(f.file.open("rb"), content_type=f.content_type, as_attachment=True, filename=f.original_name)
+    resp["X-Content-SHA256"] = f.sha256
+    return resp
 
 
 def facility_page(request: HttpRequest, code: str) -> HttpResponse:
@@ -230,12 +256,16 @@ def record(request: HttpRequest) -> HttpResponse:
             when = datetime.fromisoformat(form["occurred_at"]) if form.get("occurred_at") else timezone.now()
             when = when if when.tzinfo else when.replace(tzinfo=UTC)
             cust = Agency.objects.filter(code=form.get("custodian", "")).first()
-            spec = EventSpec(form.get("kind", ""), person, when, facility=facs.get(form.get("facility", "")), custodian=cust,
-                             manifest=form.get("manifest", "").strip(), to_facility=facs.get(form.get("to_facility", "")),
-                             country=form.get("country", "").strip(), reason=form.get("reason", "").strip(),
-                             corrects=int(form["corrects"]) if form.get("corrects") else None,
-                             idempotency_id=form.get("idempotency_id", "") or str(uuid.uuid4()))
-            rec = services.record_event(spec, user=request.user)
+            # The files and the event commit together: a refused event keeps no file row.
+            with transaction.atomic():
+                stored = [store_file(request.user, f.name, f.read())[0] for f in request.FILES.getlist("files")]
+                spec = EventSpec(form.get("kind", ""), person, when, facility=facs.get(form.get("facility", "")), custodian=cust,
+                                 manifest=form.get("manifest", "").strip(), to_facility=facs.get(form.get("to_facility", "")),
+                                 country=form.get("country", "").strip(), reason=form.get("reason", "").strip(),
+                                 corrects=int(form["corrects"]) if form.get("corrects") else None,
+                                 idempotency_id=form.get("idempotency_id", "") or str(uuid.uuid4()),
+                                 attachments=tuple(f.sha256 for f in stored))
+                rec = services.record_event(spec, user=request.user)
         except RuleError as exc:
             messages.error(request, exc.message)
         except ValueError:

@@ -52,6 +52,8 @@ class Command(CustodyCommand):
         rec.add_argument("--corrects", type=int)
         rec.add_argument("--user", help="username recording the event")
         rec.add_argument("--idempotency-id", default="")
+        rec.add_argument("--attach", action="append", default=[], metavar="FILE",
+                         help="attach a file (repeat for several): kept under its SHA-256, which the event's signed body lists")
         sub.add_parser("checkpoint", help="sign a checkpoint at the current size")
         sub.add_parser("reconcile", help="raise discrepancies for overdue manifests")
         hs = sub.add_parser("handover-start", help="open a handover: both sides then confirm person by person")
@@ -147,6 +149,9 @@ class Command(CustodyCommand):
         self.stdout.write(f"wrote {opts['out']} ({len(data)} bytes)")
 
     def do_record(self, opts: dict[str, Any]) -> None:
+        from django.db import transaction
+
+        from custody.ledger.files import store_file
         from custody.ledger.services import record_event
         from custody.ledger.specs import EventSpec
         from custody.registry.models import Person
@@ -165,15 +170,27 @@ class Command(CustodyCommand):
         to = self._facility(opts["to_facility"]) if opts["to_facility"] else None
         cust = self._agency(opts["custodian"]) if opts["custodian"] else None
         user = self._user(opts["user"]) if opts["user"] else None
-        spec = EventSpec(opts["kind"], person, when(opts["at"]) or datetime.now(UTC), facility=fac, custodian=cust,
-                         manifest=opts["manifest"], to_facility=to, expected_arrival=when(opts["expected_arrival"]),
-                         country=opts["country"], reason=opts["reason"], corrects=opts["corrects"],
-                         idempotency_id=opts["idempotency_id"] or f"cli-{uuid.uuid4()}")
+        files = []
+        for name in opts["attach"]:
+            try:
+                files.append((name, Path(name).read_bytes()))
+            except OSError as exc:
+                raise CommandError(f"--attach {name}: {exc.strerror}") from exc
         try:
-            rec = record_event(spec, user=user)
+            # The files and the event commit together: a refused event keeps no file row.
+            with transaction.atomic():
+                stored = [store_file(user, name, data)[0] for name, data in files]
+                spec = EventSpec(opts["kind"], person, when(opts["at"]) or datetime.now(UTC), facility=fac, custodian=cust,
+                                 manifest=opts["manifest"], to_facility=to, expected_arrival=when(opts["expected_arrival"]),
+                                 country=opts["country"], reason=opts["reason"], corrects=opts["corrects"],
+                                 idempotency_id=opts["idempotency_id"] or f"cli-{uuid.uuid4()}",
+                                 attachments=tuple(f.sha256 for f in stored))
+                rec = record_event(spec, user=user)
         except RuleError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"{'recorded' if rec.created else 'already recorded'}: event #{rec.event.seq} {rec.event.kind} {person.ref}")
+        for f in stored:
+            self.stdout.write(f"  attached {f.original_name}: sha256 {f.sha256}")
 
     def do_checkpoint(self, opts: dict[str, Any]) -> None:
         from custody.ledger.services import sign_now

@@ -1,0 +1,99 @@
+"""Files attached to custody events: kept under their SHA-256, listed by hash in the signed events.
+
+A clerk attaches a court order to a transfer to court, a death certificate to a death, a medical note
+to a hospitalisation. The event's signed body carries only the hash, so the ledger proves which file
+went with which event; the bytes are kept here, content-addressed, checked for what they claim to be
+(the same checks as case attachments), and rehashed by `custody ledger verify`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from custody.cases.filetypes import check_attachment
+
+from .models import EventAttachment, EventFile, _event_file_path
+
+_READ_CHUNK = 1 << 20
+
+
+def store_file(user: Any, name: str, data: bytes) -> tuple[EventFile, bool]:
+    """Keep `data` for attaching to events. Returns (file, created): the same bytes sent again, by
+    anyone, are the same file, so a retried upload never makes a second copy."""
+    content_type = check_attachment(name, data)
+    digest = hashlib.sha256(data).hexdigest()
+    existing = EventFile.objects.filter(sha256=digest).first()
+    if existing is not None:
+        return existing, False
+    f = EventFile(sha256=digest, original_name=os.path.basename(name)[:255] or digest, content_type=content_type,
+                  size=len(data), uploaded_by=user if getattr(user, "is_authenticated", False) else None)
+    path = _event_file_path(f, name)
+    storage = f.file.storage
+    # A file may already lie at its path: left by an upload whose transaction rolled back, or written
+    # a moment ago by a concurrent upload of the same bytes. Keep it if it is intact.
+    if storage.exists(path) and _digest_of(storage, path) != digest:
+        storage.delete(path)
+    if not storage.exists(path):
+        saved = storage.save(path, ContentFile(data))
+        if saved != path:  # lost a race to an identical upload: its copy is ours too
+            storage.delete(saved)
+    f.file.name = path
+    try:
+        with transaction.atomic():
+            f.save()
+    except IntegrityError:
+        return EventFile.objects.get(sha256=digest), False
+    return f, True
+
+
+def _digest_of(storage: Any, path: str) -> str:
+    h = hashlib.sha256()
+    with storage.open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_READ_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def held_files(hashes: Iterable[str]) -> dict[str, EventFile]:
+    """The files held here among `hashes` (an event may list a file held by a partner only)."""
+    wanted = set(hashes)
+    return {f.sha256: f for f in EventFile.objects.filter(sha256__in=wanted)} if wanted else {}
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    seq: int | None
+    message: str
+
+
+def check_files(listed: dict[str, int], index_expected: set[tuple[int, str]]) -> list[FileProblem]:
+    """For `custody ledger verify`: every held file still hashes to its name, and the attachment index
+    says exactly what the signed bodies say. `listed` maps each hash to the first event listing it;
+    `index_expected` is every (seq, hash) pair the bodies list."""
+    problems: list[FileProblem] = []
+    for f in EventFile.objects.order_by("id"):
+        first = listed.get(f.sha256)
+        label = _("file “%(name)s” (SHA-256 %(sha)s…)") % {"name": f.original_name, "sha": f.sha256[:12]}
+        storage = f.file.storage
+        if not storage.exists(f.file.name):
+            problems.append(FileProblem(first, _("%(file)s is missing from storage") % {"file": label}))
+        elif _digest_of(storage, f.file.name) != f.sha256:
+            problems.append(FileProblem(first, _("%(file)s no longer matches its hash: it was changed after it was "
+                                                 "attached") % {"file": label}))
+    index = set(EventAttachment.objects.values_list("event__seq", "sha256"))
+    for seq, sha in sorted(index - index_expected):
+        problems.append(FileProblem(seq, _("event #%(seq)s: the attachment index lists file %(sha)s…, which the signed "
+                                           "event does not") % {"seq": seq, "sha": sha[:12]}))
+    for seq, sha in sorted(index_expected - index):
+        problems.append(FileProblem(seq, _("event #%(seq)s: the signed event lists file %(sha)s…, which the attachment "
+                                           "index lacks") % {"seq": seq, "sha": sha[:12]}))
+    return problems
+
