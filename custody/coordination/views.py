@@ -292,6 +292,7 @@ def warnings(request: HttpRequest) -> HttpResponse:
         "sites": restrict(Facility.objects.exclude(kind__in=[FacilityKind.HOSPITAL, FacilityKind.COURT]), user),
         "danger_chart": _danger_chart(user, today - timedelta(days=59), 60, rtl) if can(user, "intelligence") else "",
         "can_estimate": can(user, "adjudicate") and can(user, "intelligence"),
+        "can_intelligence": can(user, "intelligence"),
         "page_classification": max([1, *[i.classification for i in page]]),
     })
 

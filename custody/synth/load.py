@@ -13,9 +13,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from custody.synth import places
+from custody.synth.coordination import DangerSpec, IncidentSpec, coordination_picture
 from custody.synth.model import Name, Person, Population, RosterRow
 from custody.synth.translit import plain
 
@@ -198,6 +200,11 @@ def load_population(pop: Population, *, record_history: bool = True, progress: A
         with stage("keep-apart pairs", len(apart)) as task:
             bulk(reg.KeepApart, apart, task)
 
+        incidents, estimates = coordination_picture(pop.seed, pop.facilities)
+        with stage("incidents and danger estimates", len(incidents) + len(estimates)) as task:
+            _load_coordination(incidents, estimates, facilities, agencies, users.get("cio.analyst"))
+            bar.advance(task, len(incidents) + len(estimates))
+
         with stage("search index", len(pop.persons)) as task:
             _write_search_index(pop, pk, registered, lambda n: bar.advance(task, n))
 
@@ -211,6 +218,27 @@ def load_population(pop: Population, *, record_history: bool = True, progress: A
                 if recorded != len(specs):
                     raise RuntimeError(f"the ledger recorded {recorded} of {len(specs)} custody events")
     return report
+
+
+def _load_coordination(incidents: list[IncidentSpec], estimates: list[DangerSpec], facilities: dict[str, Any],
+                       agencies: dict[str, Any], analyst_id: int | None) -> None:
+    """Dated back from the day of loading: the warnings page and the dashboard look back from today."""
+    from django.utils import timezone
+
+    from custody.coordination.models import DangerEstimate, Incident
+
+    today = timezone.localdate()
+    Incident.objects.bulk_create([
+        Incident(occurred_on=today - timedelta(days=i.days_ago), site=facilities[i.site], kind=i.kind,
+                 severity=i.severity, source=i.source, description=i.description, recorded_by_id=analyst_id,
+                 originating_agency=agencies["CIO"], release_all=True, classification=1)
+        for i in incidents
+    ])
+    DangerEstimate.objects.bulk_create([
+        DangerEstimate(site=facilities[e.site], as_of=today - timedelta(days=e.days_ago), probability=e.probability,
+                       rationale=e.rationale, analyst_id=analyst_id)
+        for e in estimates
+    ])
 
 
 def _write_search_index(pop: Population, pk: dict[str, int], registered: dict[str, RosterRow],

@@ -87,3 +87,24 @@ def _family_tracing_finds_generated_families() -> None:
                  .select_related("person", "relative"))
     found = sum(tracing.child_of_evidence(fl.person, tracing._names(fl.person), tracing._names(fl.relative))[0] > 0 for fl in pairs)
     assert len(pairs) > 50 and found / len(pairs) >= 0.8, (found, len(pairs))
+
+
+@pytest.mark.slow
+def test_the_generated_demo_has_incidents_and_danger_estimates_to_show(generated: None, client_for: Any) -> None:
+    from custody.coordination.models import DangerEstimate, Incident
+
+    assert Incident.objects.filter(occurred_on__gt=TODAY - timedelta(days=60)).count() >= 5
+    # Every prison with estimates has one as of the day of loading, so the charts reach today.
+    assert DangerEstimate.objects.filter(as_of=TODAY).count() == DangerEstimate.objects.values("site").distinct().count() > 0
+    analyst = client_for(User.objects.get(username="cio.supervisor"))
+    page = analyst.get("/coordination/warnings/").content.decode()
+    incident = Incident.objects.select_related("site").first()
+    assert incident.site.code in page and incident.source in page
+    assert "<svg" in page  # the danger chart over the last 60 days
+    assert "No change in the threat reporting this week." in page
+    assert "<svg" in analyst.get("/coordination/").content.decode()
+    # The humanitarian observer sees the incidents but not the analysts' danger estimates.
+    observer = client_for(User.objects.get(username="hum.viewer")).get("/coordination/warnings/").content.decode()
+    assert incident.source in observer
+    assert "No change in the threat reporting this week." not in observer
+    assert "not shown to your agency" in observer
