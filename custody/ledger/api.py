@@ -39,7 +39,7 @@ from custody.core.errors import RuleError
 from custody.engines.ledger.checkpoint import b64
 
 from . import services
-from .files import store_file
+from .files import read_upload, store_file
 from .models import CustodyState, Discrepancy, EventFile, Handover, HandoverItem, LedgerEvent
 from .specs import EVENT_KINDS, EventSpec
 
@@ -319,7 +319,7 @@ class EventFileViewSet(RestrictedReadOnlyViewSet):
             return Response({"detail": "send the file as multipart field `file`", "field": "file"},
                             status=status.HTTP_400_BAD_REQUEST)
         try:
-            f, created = store_file(request.user, upload.name, upload.read())
+            f, created = store_file(request.user, *read_upload(upload))
         except RuleError as exc:
             audit.record(request._request, "ledger_file_upload", object_type="ledger.eventfile", outcome="failed",
                          reason=exc.message)

@@ -18,7 +18,8 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from custody.cases.filetypes import check_attachment
+from custody.cases.filetypes import MAX_BYTES, check_attachment
+from custody.core.errors import RuleError
 
 from .models import EventAttachment, EventFile, _event_file_path
 
@@ -52,6 +53,13 @@ def store_file(user: Any, name: str, data: bytes) -> tuple[EventFile, bool]:
     except IntegrityError:
         return EventFile.objects.get(sha256=digest), False
     return f, True
+
+
+def read_upload(upload: Any) -> tuple[str, bytes]:
+    """An uploaded file's name and bytes, refusing one over the size limit before reading it into memory."""
+    if upload.size > MAX_BYTES:
+        raise RuleError(_("Attachment “%(name)s” is larger than 50 MB.") % {"name": upload.name}, field="file")
+    return upload.name, upload.read()
 
 
 def _digest_of(storage: Any, path: str) -> str:

@@ -22,7 +22,7 @@ from custody.core.errors import RuleError
 from custody.registry.models import Facility, Person, PersonFile
 
 from . import services
-from .files import held_files, store_file
+from .files import held_files, read_upload, store_file
 from .models import (
     CustodyState,
     CustodyStatus,
@@ -258,7 +258,7 @@ def record(request: HttpRequest) -> HttpResponse:
             cust = Agency.objects.filter(code=form.get("custodian", "")).first()
             # The files and the event commit together: a refused event keeps no file row.
             with transaction.atomic():
-                stored = [store_file(request.user, f.name, f.read())[0] for f in request.FILES.getlist("files")]
+                stored = [store_file(request.user, *read_upload(f))[0] for f in request.FILES.getlist("files")]
                 spec = EventSpec(form.get("kind", ""), person, when, facility=facs.get(form.get("facility", "")), custodian=cust,
                                  manifest=form.get("manifest", "").strip(), to_facility=facs.get(form.get("to_facility", "")),
                                  country=form.get("country", "").strip(), reason=form.get("reason", "").strip(),

@@ -167,3 +167,15 @@ def test_the_record_command_in_arabic_shows_the_file_field(world: dict[str, Any]
     page = client_for(world["sdf"]).get("/ar/ledger/record/").content.decode()
     assert 'enctype="multipart/form-data"' in page and 'name="files"' in page
     assert "Attached files" not in page  # translated
+
+
+def test_a_file_over_the_limit_is_refused_by_name_before_it_is_read(world: dict[str, Any], person_factory: Any,
+                                                                     api_for: Any, client_for: Any, monkeypatch: Any) -> None:
+    import custody.ledger.files as files
+
+    monkeypatch.setattr(files, "MAX_BYTES", len(ORDER) - 1)
+    r = api_for(world["sdf"]).post("/api/ledger/files/", {"file": SimpleUploadedFile("scan.pdf", ORDER)}, format="multipart")
+    assert r.status_code == 400 and "scan.pdf" in r.json()["detail"] and r.json()["field"] == "file"
+    page = _record_with_file(client_for(world["sdf"]), person_factory(held_by="SDF"), name="big-scan.pdf")
+    assert "big-scan.pdf" in page.content.decode()
+    assert not EventFile.objects.exists() and not LedgerEvent.objects.exists()

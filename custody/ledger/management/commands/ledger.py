@@ -151,6 +151,7 @@ class Command(CustodyCommand):
     def do_record(self, opts: dict[str, Any]) -> None:
         from django.db import transaction
 
+        from custody.cases.filetypes import MAX_BYTES
         from custody.ledger.files import store_file
         from custody.ledger.services import record_event
         from custody.ledger.specs import EventSpec
@@ -173,6 +174,8 @@ class Command(CustodyCommand):
         files = []
         for name in opts["attach"]:
             try:
+                if Path(name).stat().st_size > MAX_BYTES:
+                    raise CommandError(f"--attach {name}: larger than 50 MB")
                 files.append((name, Path(name).read_bytes()))
             except OSError as exc:
                 raise CommandError(f"--attach {name}: {exc.strerror}") from exc
