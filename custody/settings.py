@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "custody.core.middleware.RequestIdMiddleware",
+    "custody.core.middleware.RequestSizeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -157,6 +158,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True  # tests and a fresh checkout serve static files without collectstatic
+# Every upload is read into memory to be hashed and checked; one file may be 50 MB (cases, ledger files).
+MAX_REQUEST_BYTES = int(os.environ.get("CUSTODY_MAX_REQUEST_MB", "110")) * 1_000_000
 MEDIA_ROOT = Path(os.environ.get("CUSTODY_MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "/media-not-served/"  # files are served only through views that check access and audit
 

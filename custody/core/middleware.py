@@ -26,6 +26,30 @@ class RequestIdMiddleware:
         return response
 
 
+class RequestSizeMiddleware:
+    """Refuses a request body over MAX_REQUEST_BYTES before anything reads it. Uploads are read into
+    memory to be hashed and type-checked (evidence files, rosters, biometric captures), so without a
+    bound one oversized request could exhaust a worker's memory."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.conf import settings
+        from django.utils.translation import gettext as _
+
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.MAX_REQUEST_BYTES
+        if length > limit:
+            message = _("The request is %(size)s MB; the limit is %(limit)s MB. Send large files one at a time.") % {
+                "size": round(length / 1e6, 1), "limit": round(limit / 1e6)}
+            return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+
 class ChangeContextMiddleware:
     """Attributes every row a request changes (through the history triggers) to its user and request."""
 

@@ -117,3 +117,14 @@ def test_person_created_with_an_arabic_name_only(make_user: Any, api_for: Any) -
     r = api.post("/api/registry/people/", {"display_name": "زياد طارق"}, format="json")
     assert r.status_code == 201
     assert r.json()["names"] == [{**r.json()["names"][0], "script": "arab", "full": "زياد طارق"}]
+
+
+def test_an_oversized_request_is_refused_before_anything_reads_it(settings: Any, client_for: Any, make_user: Any,
+                                                                   api_for: Any) -> None:
+    settings.MAX_REQUEST_BYTES = 1000
+    clerk = make_user("IRQ", "clerk")
+    big = {"notes": "x" * 2000}
+    r = client_for(clerk).post("/ledger/record/", big)
+    assert r.status_code == 413 and "the limit is" in r.content.decode()
+    assert api_for(clerk).post("/api/ledger/events/", big, format="json").status_code == 413
+    assert client_for(clerk).post("/ledger/record/", {"notes": "small"}).status_code != 413
