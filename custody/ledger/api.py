@@ -39,7 +39,7 @@ from custody.core.errors import RuleError
 from custody.engines.ledger.checkpoint import b64
 
 from . import services
-from .files import read_upload, store_file
+from .files import people_of, read_upload, store_file
 from .models import CustodyState, Discrepancy, EventFile, Handover, HandoverItem, LedgerEvent
 from .specs import EVENT_KINDS, EventSpec
 
@@ -331,7 +331,7 @@ class EventFileViewSet(RestrictedReadOnlyViewSet):
     @action(detail=True, methods=["get"])
     def content(self, request: Request, sha256: str) -> FileResponse:
         f = self.get_object()
-        audit.record(request._request, "ledger_file_read", obj=f, sha256=f.sha256)
+        audit.record(request._request, "ledger_file_read", obj=f, sha256=f.sha256, people=people_of(f, request.user))
         resp = FileResponse(f.file.open("rb"), content_type=f.content_type, as_attachment=True, filename=f.original_name)
         resp["X-Content-SHA256"] = f.sha256
         return resp

@@ -62,6 +62,14 @@ def read_upload(upload: Any) -> tuple[str, bytes]:
     return upload.name, upload.read()
 
 
+def people_of(f: EventFile, user: Any) -> list[str]:
+    """The refs of the people whose events (visible to `user`) list the file: what a read of it is a read of."""
+    from custody.core.access import restrict
+
+    rows = restrict(EventAttachment.objects.filter(sha256=f.sha256), user).values_list("event__person__ref", flat=True)
+    return sorted(set(rows))
+
+
 def _digest_of(storage: Any, path: str) -> str:
     h = hashlib.sha256()
     with storage.open(path, "rb") as fh:

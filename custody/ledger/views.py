@@ -22,7 +22,7 @@ from custody.core.errors import RuleError
 from custody.registry.models import Facility, Person, PersonFile
 
 from . import services
-from .files import held_files, read_upload, store_file
+from .files import held_files, people_of, read_upload, store_file
 from .models import (
     CustodyState,
     CustodyStatus,
@@ -88,7 +88,7 @@ def event_file(request: HttpRequest, sha256: str) -> HttpResponse:
     """A file attached to custody events, for whoever may see one of those events; every read audited."""
     _need(request, "view")
     f = get_restricted(EventFile.objects.all(), request.user, request=request, sha256=sha256)
-    audit.record(request, "ledger_file_read", obj=f, sha256=f.sha256)
+    audit.record(request, "ledger_file_read", obj=f, sha256=f.sha256, people=people_of(f, request.user))
     resp = FileResponse(f.file.open("rb"), content_type=f.content_type, as_attachment=True, filename=f.original_name)
     resp["X-Content-SHA256"] = f.sha256
     return resp

@@ -53,7 +53,8 @@ def test_a_file_recorded_on_the_page_is_signed_shown_and_served(world: dict[str,
     assert download.status_code == 200
     assert b"".join(download.streaming_content) == ORDER
     assert download["X-Content-SHA256"] == ORDER_SHA
-    assert AuditEvent.objects.filter(action="ledger_file_read", user=world["sup"]).count() == 1
+    read = AuditEvent.objects.get(action="ledger_file_read", user=world["sup"])
+    assert read.detail["people"] == [p.ref]  # a read of the file is a read about this person
 
     # The file follows the person's access: a user who may not see the person may not have the file.
     p.classification = 3
