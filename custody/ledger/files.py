@@ -12,6 +12,7 @@ import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -113,3 +114,25 @@ def check_files(listed: dict[str, int], index_expected: set[tuple[int, str]]) ->
                                            "index lacks") % {"seq": seq, "sha": sha[:12]}))
     return problems
 
+
+
+def copy_bundle_files(bundle: bytes, directory: Path) -> list[str]:
+    """Copies the files that a bundle's events list, and that are held here, into `directory` under
+    their original names (prefixed by the hash when two share a name); says what it did for each."""
+    import json
+
+    listed = sorted({h for entry in json.loads(bundle)["entries"] for h in entry["event"].get("attachments") or ()})
+    held = held_files(listed)
+    directory.mkdir(parents=True, exist_ok=True)
+    lines, used = [], set()
+    for h in listed:
+        f = held.get(h)
+        if f is None:
+            lines.append(f"not held here: {h}")
+            continue
+        name = f.original_name if f.original_name not in used else f"{h[:12]}-{f.original_name}"
+        used.add(name)
+        with f.file.open("rb") as src:
+            (directory / name).write_bytes(src.read())
+        lines.append(f"copied {name} ({h})")
+    return lines

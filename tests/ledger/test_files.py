@@ -180,3 +180,32 @@ def test_a_file_over_the_limit_is_refused_by_name_before_it_is_read(world: dict[
     page = _record_with_file(client_for(world["sdf"]), person_factory(held_by="SDF"), name="big-scan.pdf")
     assert "big-scan.pdf" in page.content.decode()
     assert not EventFile.objects.exists() and not LedgerEvent.objects.exists()
+
+
+def test_a_partner_checks_the_files_received_with_a_bundle(world: dict[str, Any], person_factory: Any,
+                                                           client_for: Any, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    p = person_factory(held_by="SDF")
+    _record_with_file(client_for(world["sdf"]), p)
+    seq = LedgerEvent.objects.get(person=p).seq
+    bundle, folder = tmp_path / "events.json", tmp_path / "for-partner"
+    out = StringIO()
+    call_command("ledger", "export-bundle", "--seq", str(seq), "--out", str(bundle), "--attachments-dir", str(folder),
+                 stdout=out)
+    assert f"copied court-order.pdf ({ORDER_SHA})" in out.getvalue()
+    received = folder / "court-order.pdf"
+    assert received.read_bytes() == ORDER
+
+    # The partner's side: no database, no Django settings.
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    cmd = [sys.executable, "-m", "custody.engines.ledger", "verify-bundle", str(bundle), "--attachment", str(received)]
+    ok = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert f"file {received}: SHA-256 {ORDER_SHA} is attached to #{seq}" in ok.stdout
+    received.write_bytes(ORDER.replace(b"1.4", b"1.7"))
+    ko = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    assert ko.returncode == 1 and "is not the file the log signed for" in ko.stdout
+    with pytest.raises(CommandError, match="cannot read .*missing.pdf"):
+        call_command("ledger", "verify-bundle", str(bundle), "--attachment", str(tmp_path / "missing.pdf"))

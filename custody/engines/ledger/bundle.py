@@ -25,6 +25,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from hashlib import sha256
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -92,17 +93,40 @@ class BundleReport:
     checkpoint: Checkpoint | None = None
     subject: dict[str, Any] = field(default_factory=dict)
     events: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    # (name, sha256 hex, the positions of the bundle's events that list it)
+    files: list[tuple[str, str, list[int]]] = field(default_factory=list)
 
 
-def verify_bundle(data: bytes, *, trusted_key_ids: Sequence[str] | None = None) -> BundleReport:
-    """Check a bundle file's bytes. `trusted_key_ids` pins the log key (obtained out of band)."""
+def verify_bundle(data: bytes, *, trusted_key_ids: Sequence[str] | None = None,
+                  files: Mapping[str, bytes] | None = None) -> BundleReport:
+    """Check a bundle file's bytes. `trusted_key_ids` pins the log key (obtained out of band).
+
+    `files` (name -> bytes) are files received with the bundle, a court order say: each must be listed,
+    by its SHA-256, in the `attachments` of an event the bundle proves; one that is not is an error
+    naming it (it is not the file the log signed for, or not part of this handover)."""
     report = BundleReport()
     try:
         _verify(data, trusted_key_ids, report)
     except (ValueError, TypeError, KeyError, CheckpointError, CanonicalJSONError) as exc:
         report.errors.append(f"malformed bundle: {exc}")
+    if files and not report.errors:
+        _verify_files(files, report)
     report.ok = not report.errors
     return report
+
+
+def _verify_files(files: Mapping[str, bytes], report: BundleReport) -> None:
+    listed: dict[str, list[int]] = {}
+    for index, event in report.events:
+        for h in event.get("attachments") or ():
+            listed.setdefault(h, []).append(index)
+    for name, data in files.items():
+        digest = sha256(data).hexdigest()
+        if digest in listed:
+            report.files.append((name, digest, listed[digest]))
+        else:
+            report.errors.append(f"file {name} (SHA-256 {digest[:12]}…) is not attached to any event in this bundle: "
+                                 "it is not the file the log signed for")
 
 
 def _verify(data: bytes, trusted: Sequence[str] | None, report: BundleReport) -> None:

@@ -97,3 +97,29 @@ def test_offline_command_line(tmp_path: Path, signed: tuple[bytes, str]) -> None
     ko = subprocess.run([sys.executable, "-m", "custody.engines.ledger", "verify-bundle", str(bad), "--key-id", kid],
                         capture_output=True, text=True, env=env, check=False)
     assert ko.returncode == 1 and ko.stdout.startswith("REJECTED")
+
+
+def test_files_received_with_a_bundle_are_checked_against_the_events_it_proves() -> None:
+    from hashlib import sha256
+
+    from custody.engines.ledger import MemoryTree, event_document, leaf_hash, sign_checkpoint
+
+    from .helpers import T0
+
+    order = b"%PDF-1.4 court order"
+    doc = event_document(seq=0, kind="transferred_to_court", person="P-000007", occurred_at=T0, recorded_at=T0,
+                         facility="HSK", custodian="SDF", recorded_by="sdf.clerk", idempotency_id="req-0",
+                         reason="hearing", attachments=[sha256(order).hexdigest()], data={})
+    tree = MemoryTree()
+    tree.append(leaf_hash(canonical_json(doc)))
+    key = generate_key()
+    cp = sign_checkpoint(key, "custody.test/ledger", 1, tree.root(), T0)
+    data = build_bundle(events=[(0, doc)], tree=tree, checkpoint=cp, private_key=key, subject={"kind": "events"})
+    kid = key_id(key.public_key())
+
+    report = verify_bundle(data, trusted_key_ids=[kid], files={"court-order.pdf": order})
+    assert report.ok and report.files == [("court-order.pdf", sha256(order).hexdigest(), [0])]
+    forged = verify_bundle(data, trusted_key_ids=[kid], files={"court-order.pdf": order + b" amended"})
+    assert not forged.ok
+    assert forged.errors == [f"file court-order.pdf (SHA-256 {sha256(order + b' amended').hexdigest()[:12]}…) is not "
+                             "attached to any event in this bundle: it is not the file the log signed for"]

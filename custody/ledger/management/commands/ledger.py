@@ -31,6 +31,8 @@ class Command(CustodyCommand):
         vb = sub.add_parser("verify-bundle", help="verify a handover bundle offline (no database)")
         vb.add_argument("file")
         vb.add_argument("--key-id", action="append", help="the log key id you trust (from the operator, out of band)")
+        vb.add_argument("--attachment", action="append", default=[], metavar="PATH",
+                        help="a file received with the bundle: check that an event in it lists the file (repeatable)")
         r = sub.add_parser("rebuild", help="rebuild the projection from the log")
         r.add_argument("--check", action="store_true", help="only compare; exit 1 if the stored projection differs")
         e = sub.add_parser("export-bundle", help="write a self-contained bundle of events with proofs")
@@ -38,6 +40,8 @@ class Command(CustodyCommand):
         g.add_argument("--handover", help="handover reference")
         g.add_argument("--seq", type=int, action="append", help="event sequence number (repeatable)")
         e.add_argument("--out", required=True)
+        e.add_argument("--attachments-dir", metavar="DIR",
+                       help="also copy the files the bundle's events list (those held here) into DIR, for the partner")
         rec = sub.add_parser("record", help="record one event")
         rec.add_argument("kind")
         rec.add_argument("person", help="person ref, e.g. P-000123")
@@ -94,13 +98,14 @@ class Command(CustodyCommand):
 
     def do_verify_bundle(self, opts: dict[str, Any]) -> None:
         from custody.engines.ledger import verify_bundle
-        from custody.engines.ledger.__main__ import format_report
+        from custody.engines.ledger.__main__ import format_report, read_files
 
         try:
             data = Path(opts["file"]).read_bytes()
+            files = read_files(opts["attachment"])
         except OSError as exc:
-            raise CommandError(f"cannot read {opts['file']}: {exc}") from exc
-        report = verify_bundle(data, trusted_key_ids=opts["key_id"])
+            raise CommandError(f"cannot read {exc.filename}: {exc.strerror}") from exc
+        report = verify_bundle(data, trusted_key_ids=opts["key_id"], files=files)
         self.stdout.write(format_report(report, opts["file"]))
         if not report.ok:
             sys.exit(1)
@@ -147,6 +152,11 @@ class Command(CustodyCommand):
             data = export_bundle(opts["seq"], {"kind": "events", "seqs": sorted(set(opts["seq"]))})
         Path(opts["out"]).write_bytes(data)
         self.stdout.write(f"wrote {opts['out']} ({len(data)} bytes)")
+        if opts["attachments_dir"]:
+            from custody.ledger.files import copy_bundle_files
+
+            for line in copy_bundle_files(data, Path(opts["attachments_dir"])):
+                self.stdout.write(line)
 
     def do_record(self, opts: dict[str, Any]) -> None:
         from django.db import transaction
