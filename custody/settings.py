@@ -202,6 +202,8 @@ LOGGING = {
 # Ledger checkpoints: at least every N events or M minutes (issue 3).
 LEDGER_CHECKPOINT_EVENTS = int(os.environ.get("CUSTODY_LEDGER_CHECKPOINT_EVENTS", 1000))
 LEDGER_CHECKPOINT_MINUTES = int(os.environ.get("CUSTODY_LEDGER_CHECKPOINT_MINUTES", 10))
+# The housekeeping task verifies the whole log when no run is younger than this (0: only on request).
+LEDGER_VERIFY_HOURS = int(os.environ.get("CUSTODY_LEDGER_VERIFY_HOURS", 24))
 # Fault injection only (crash tests): seconds to pause inside the append transaction, between writing
 # the events and their tree nodes, so that a killed server is sure to die at the worst moment. 0 in use.
 LEDGER_FAULT_PAUSE_SECONDS = float(os.environ.get("CUSTODY_LEDGER_FAULT_PAUSE_SECONDS", 0))

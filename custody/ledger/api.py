@@ -4,7 +4,8 @@ POST /api/ledger/events/             record an event (201 new, 200 when the idem
 GET  /api/ledger/events/{seq}/proof/  inclusion proof against the latest signed checkpoint
 GET  /api/ledger/headcounts/          headcounts from the projection
 GET  /api/ledger/checkpoints/latest/  latest checkpoint, with ?from=N a consistency proof from size N
-POST /api/ledger/verify/              verify the whole log (supervisor)
+POST /api/ledger/verify/              verify the whole log now, in the request (supervisor; small logs)
+POST /api/ledger/verifications/       queue a verification (202); GET .../{id}/ its progress and result
 GET  /api/ledger/discrepancies/       ... POST {id}/resolve/ {resolution}
 POST /api/ledger/discrepancies/reconcile/
 GET/POST /api/ledger/handovers/       ... POST {reference}/confirm/ {person, side, wristband, identity_check}
@@ -38,9 +39,9 @@ from custody.core.api import RestrictedReadOnlyViewSet
 from custody.core.errors import RuleError
 from custody.engines.ledger.checkpoint import b64
 
-from . import services
+from . import integrity, services
 from .files import people_of, read_upload, store_file
-from .models import CustodyState, Discrepancy, EventFile, Handover, HandoverItem, LedgerEvent
+from .models import CustodyState, Discrepancy, EventFile, Handover, HandoverItem, LedgerEvent, VerificationRun
 from .specs import EVENT_KINDS, EventSpec
 
 
@@ -167,11 +168,11 @@ class LedgerViewSet(viewsets.ViewSet):
     def verify(self, request: Request) -> Response:
         if not can(request.user, "approve"):
             raise PermissionDenied
-        result = services.verify_ledger()
-        audit.record(request._request, "ledger_verify", outcome="ok" if result.ok else "failed", size=result.size)
-        return Response({"ok": result.ok, "size": result.size, "checkpoints": result.checkpoints,
-                         "first_bad_event": result.problems[0].seq if result.problems else None,
-                         "problems": [p.__dict__ for p in result.problems]})
+        run = integrity.verify_now(request.user, "api")
+        audit.record(request._request, "ledger_verify", obj=run, outcome="ok" if run.status == "ok" else "failed",
+                     size=run.size)
+        return Response({"ok": run.status == "ok", "size": run.size, "checkpoints": run.checkpoints,
+                         "first_bad_event": run.first_bad_event, "problems": run.problems, "run": run.pk})
 
     @action(detail=False, methods=["post"], url_path="roll-calls")
     def roll_calls(self, request: Request) -> Response:
@@ -337,7 +338,36 @@ class EventFileViewSet(RestrictedReadOnlyViewSet):
         return resp
 
 
+class VerificationRunSerializer(serializers.ModelSerializer):
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = VerificationRun
+        fields = ["id", "trigger", "requested_by", "requested_at", "started_at", "finished_at", "status", "progress",
+                  "size", "checkpoints", "first_bad_event", "problems"]
+
+
+class VerificationRunViewSet(RestrictedReadOnlyViewSet):
+    """Recorded runs of the whole-log verification. POST queues one on the task queue (202) and answers
+    the run to poll; while one is waiting or running, POST answers that one (200)."""
+
+    queryset = VerificationRun.objects.select_related("requested_by")
+    serializer_class = VerificationRunSerializer
+
+    @extend_schema(summary="Queue a verification of the whole log", request=None,
+                   responses={202: VerificationRunSerializer, 200: VerificationRunSerializer})
+    def create(self, request: Request) -> Response:
+        if not can(request.user, "approve"):
+            raise PermissionDenied
+        run, created = integrity.request_verification(request.user, "api")
+        audit.record(request._request, "ledger_verify_requested", obj=run, created=created)
+        run.refresh_from_db()
+        return Response(VerificationRunSerializer(run).data,
+                        status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+
 def register(router: Any) -> None:
+    router.register("ledger/verifications", VerificationRunViewSet, basename="ledger-verification")
     router.register("ledger/events", EventViewSet, basename="ledger-event")
     router.register("ledger/files", EventFileViewSet, basename="ledger-file")
     router.register("ledger/discrepancies", DiscrepancyViewSet, basename="ledger-discrepancy")

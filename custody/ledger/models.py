@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from custody.core.access import RestrictedQuerySet
@@ -370,3 +371,56 @@ class HandoverItem(models.Model):
     @classmethod
     def access_q(cls, user: Any, action: str) -> Q:
         return _person_visible_q(user, action)
+
+
+class VerificationStatus(models.TextChoices):
+    QUEUED = "queued", _("Waiting for the worker")
+    RUNNING = "running", _("Running")
+    OK = "ok", _("Verified")
+    FAILED = "failed", _("Problems found")
+    ERROR = "error", _("Could not finish")
+
+
+class VerificationTrigger(models.TextChoices):
+    PAGE = "page", _("overview page")
+    API = "api", _("API")
+    CLI = "cli", _("command line")
+    SCHEDULE = "schedule", _("daily run")
+
+
+class VerificationRun(models.Model):
+    """One run of the whole-log verification (`custody ledger verify`, the overview's button, the API,
+    or the daily run of the housekeeping task): who or what asked, when, and what it found."""
+
+    trigger = models.CharField(_("started from"), max_length=12, choices=VerificationTrigger.choices)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    requested_at = models.DateTimeField(_("requested"), default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    status = models.CharField(_("result"), max_length=8, choices=VerificationStatus.choices, default=VerificationStatus.QUEUED)
+    progress = models.CharField(max_length=200, blank=True)
+    size = models.BigIntegerField(_("events"), null=True, blank=True)
+    checkpoints = models.IntegerField(_("signed checkpoints"), null=True, blank=True)
+    first_bad_event = models.BigIntegerField(null=True, blank=True)
+    problems = models.JSONField(default=list, blank=True)  # [{kind, seq, message}], at most 100
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("ledger verification")
+
+    def __str__(self) -> str:
+        return f"verification {self.pk} {self.status}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (VerificationStatus.OK, VerificationStatus.FAILED, VerificationStatus.ERROR)
+
+    @classmethod
+    def access_q(cls, user: Any, action: str) -> Q:
+        # Problems name events and people across agencies: for those who may verify (supervisors up).
+        from custody.core.access import can
+
+        return Q() if can(user, "approve") else Q(pk__in=[])

@@ -1,7 +1,8 @@
 """The ledger's periodic duties, on the database task queue (`custody db_worker` runs them):
 sign a checkpoint over events that have waited M minutes unsigned, and raise a discrepancy for every
-manifested person overdue — so that both happen whether or not anyone opens a page. The task
-enqueues its own next run; `custody ledger schedule` starts the chain (scripts/start.sh does)."""
+manifested person overdue — so that both happen whether or not anyone opens a page; and, once every
+LEDGER_VERIFY_HOURS, queue a verification of the whole log. The task enqueues its own next run;
+`custody ledger schedule` starts the chain (scripts/start.sh does)."""
 
 from __future__ import annotations
 
@@ -23,17 +24,31 @@ def interval() -> timedelta:
 
 @task()
 def ledger_housekeeping(reschedule: bool = True) -> dict[str, object]:
+    from custody.ledger.integrity import request_verification, verification_due
     from custody.ledger.services import reconcile, sign_if_due
 
     with change_context(source="task", task="ledger.housekeeping"):
         signed = sign_if_due()
         raised = reconcile()
+        # Once a day the whole log is verified, so the overview always shows a recent answer.
+        verification = request_verification(None, "schedule")[0].pk if verification_due() else None
     following = None
     if reschedule:
         run_at = timezone.now() + interval()
         ledger_housekeeping.using(run_after=run_at).enqueue(reschedule=True)
         following = run_at.isoformat()
-    return {"checkpoint": signed.tree_size if signed else None, "raised": raised, "next_run": following}
+    return {"checkpoint": signed.tree_size if signed else None, "raised": raised, "verification": verification,
+            "next_run": following}
+
+
+@task()
+def ledger_verification(run_id: int) -> dict[str, object]:
+    """One recorded run of the whole-log verification (custody.ledger.integrity)."""
+    from custody.ledger.integrity import execute
+
+    with change_context(source="task", task="ledger.verification"):
+        run = execute(run_id)
+    return {"run": run.pk, "status": run.status, "events": run.size}
 
 
 def schedule() -> tuple[bool, str]:

@@ -21,7 +21,7 @@ from custody.core.access import can, get_restricted, restrict
 from custody.core.errors import RuleError
 from custody.registry.models import Facility, Person, PersonFile
 
-from . import services
+from . import integrity, services
 from .files import held_files, people_of, read_upload, store_file
 from .models import (
     CustodyState,
@@ -35,6 +35,7 @@ from .models import (
     HandoverStatus,
     IdentityCheck,
     LedgerEvent,
+    VerificationRun,
 )
 from .specs import EventSpec
 
@@ -54,6 +55,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         row["label"] = labels.get(row["status"], row["status"])
     cp = services.latest_checkpoint()
     return render(request, "ledger/overview.html", {
+        **_verification_context(request),
         "counts": counts, "checkpoint": cp, "key_id": services.public_key_id(),
         "recent": restrict(LedgerEvent.objects.select_related("person", "facility", "custodian"), request.user).order_by("-seq")[:25],
         "page_classification": 1,
@@ -281,6 +283,38 @@ def record(request: HttpRequest) -> HttpResponse:
         "form": form, "kinds": EventKind.choices, "facilities": restrict(Facility.objects.all(), request.user),
         "agencies": Agency.objects.filter(is_custodian=True), "page_classification": 1,
     })
+
+
+def _verification_context(request: HttpRequest) -> dict[str, Any]:
+    if not can(request.user, "approve"):
+        return {"can_verify": False}
+    return {"can_verify": True, "verification": integrity.latest(), "last_finished": integrity.latest_finished()}
+
+
+@require_POST
+def verify(request: HttpRequest) -> HttpResponse:
+    """Queue a verification of the whole log; the overview shows its progress and its result."""
+    _need(request, "approve")
+    run, created = integrity.request_verification(request.user, "page")
+    audit.record(request, "ledger_verify_requested", obj=run, created=created)
+    if created:
+        messages.success(request, _("Verification of the whole log started."))
+    else:
+        messages.info(request, _("A verification is already under way."))
+    return redirect("ledger:overview")
+
+
+def verification_status(request: HttpRequest) -> HttpResponse:
+    """htmx fragment: the latest run, polled while one is waiting or running."""
+    _need(request, "approve")
+    return render(request, "ledger/_verification.html", _verification_context(request))
+
+
+def verification_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _need(request, "approve")
+    run = get_restricted(VerificationRun.objects.select_related("requested_by"), request.user, request=request, pk=pk)
+    audit.record(request, "ledger_verification_read", obj=run)
+    return render(request, "ledger/verification.html", {"run": run, "page_classification": 1})
 
 
 def today_status(request: HttpRequest) -> HttpResponse:
