@@ -41,7 +41,10 @@ def _facility(f: Facility) -> dict[str, Any]:
             "custodian": f.custodian.code if f.custodian_id else ""}
 
 
-def build(day: date, audience: Agency, requester: Any = None) -> dict[str, Any]:
+def build(day: date, audience: Agency, requester: Any = None, *, replay: bool = True) -> dict[str, Any]:
+    """The report's figures for `day` as `audience` (and `requester`) may see them. `replay=False` (the
+    dashboard, today only) reads today's custody figures from the ledger's projection instead of
+    replaying the whole log, and replays only the trend window: a page view, not a report."""
     check_date(day)
     viewer = sources.viewer_for(audience, requester)
     facilities = {f.pk: f for f in viewer.restrict(Facility.objects.select_related("custodian"))}
@@ -53,7 +56,8 @@ def build(day: date, audience: Agency, requester: Any = None) -> dict[str, Any]:
         "facilities": {f.code: _facility(f) for f in facilities.values()},
     }
     levels: list[int] = []
-    report["custody"] = _custody(viewer, day, facilities, agencies, levels)
+    report["custody"] = _custody(viewer, day, facilities, agencies, levels,
+                                 replay=replay or day != timezone.localdate())
     report["movement"] = _movement(viewer, day, levels)
     report["biometrics"] = _biometrics(viewer, day, levels)
     report["discrepancies"] = _discrepancies(viewer, day, levels)
@@ -65,10 +69,20 @@ def build(day: date, audience: Agency, requester: Any = None) -> dict[str, Any]:
     return report
 
 
-def _custody(viewer: sources.Viewer, day: date, facilities: dict[int, Facility], agencies: dict[int, str], levels: list[int]) -> dict[str, Any]:
+def _custody(viewer: sources.Viewer, day: date, facilities: dict[int, Facility], agencies: dict[int, str], levels: list[int],
+             *, replay: bool = True) -> dict[str, Any]:
     today = day == timezone.localdate()
-    if sources.ledger_ready():
-        held = sources.held_as_of(viewer, day)
+    series: list[tuple[date, int]] = []
+    start = day - timedelta(days=TREND_DAYS - 1)
+    if sources.ledger_ready() and not replay:
+        held = sources.held_now(viewer)
+        series = sources.recent_series(viewer, start, day)
+        by_site = held.by_site
+        in_transit = held.in_transit
+        source = "projection"
+        levels.append(int(held.classification or 0))
+    elif sources.ledger_ready():
+        held, series = sources.replay(viewer, start, day)
         by_site = held.by_site
         in_transit = held.in_transit
         source = "ledger"
@@ -94,12 +108,11 @@ def _custody(viewer: sources.Viewer, day: date, facilities: dict[int, Facility],
         # The figures must agree with the registry's custody fields and the ledger's stored projection.
         registry = sources.registry_by_site(viewer)
         out["reconciliation"] = {"registry_total": sum(registry.values()), "registry_agrees": registry == by_site}
-        if source == "ledger" and sources.model_ready("ledger", "CustodyState"):
+        if source == "ledger" and sources.model_ready("ledger", "CustodyState"):  # a replay, checked against the projection
             projection = sources.projection_by_site(viewer)
             out["reconciliation"].update({"projection_total": sum(projection.values()), "projection_agrees": projection == by_site})
-    if sources.ledger_ready():
-        start = day - timedelta(days=TREND_DAYS - 1)
-        out["trend"] = [[d.isoformat(), n] for d, n in sources.held_series(viewer, start, day)]
+    if series:
+        out["trend"] = [[d.isoformat(), n] for d, n in series]
     return out
 
 

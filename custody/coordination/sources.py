@@ -96,14 +96,19 @@ class Held:
     by_site: Counter = field(default_factory=Counter)  # (facility_id, custodian_id) -> n
     in_transit: int = 0
     person_ids: set[int] = field(default_factory=set)
+    classification: int | None = None  # the highest among them, when the source computed it
 
 
-def _step(event: Any, codes: dict[str, dict[str, int]]) -> Any:
+_REPLAY_FIELDS = ("person_id", "kind", "seq", "occurred_at", "facility_id", "custodian_id", "manifest", "data")
+
+
+def _step(row: tuple[Any, ...], codes: dict[str, dict[str, int]]) -> Any:
     from custody.ledger.projection import Step
 
-    data = event.data or {}
+    _pid, kind, seq, occurred_at, facility_id, custodian_id, manifest, data = row
+    data = data or {}
     correction = None
-    if event.kind == "correction":
+    if kind == "correction":
         correction = {}
         if "facility" in data:
             correction["facility_id"] = codes["facility"].get(data["facility"]) if data["facility"] else None
@@ -111,62 +116,121 @@ def _step(event: Any, codes: dict[str, dict[str, int]]) -> Any:
             correction["custodian_id"] = codes["agency"].get(data["custodian"]) if data["custodian"] else None
         if "status" in data:
             correction["status"] = data["status"]
-    return Step(kind=event.kind, seq=event.seq, occurred_at=event.occurred_at, facility_id=event.facility_id,
-                custodian_id=event.custodian_id, manifest=event.manifest, block=str(data.get("block", "") or ""),
-                correction=correction)
+    return Step(kind=kind, seq=seq, occurred_at=occurred_at, facility_id=facility_id, custodian_id=custodian_id,
+                manifest=manifest, block=str(data.get("block", "") or ""), correction=correction)
 
 
-def held_as_of(viewer: Viewer, day: date) -> Held:
-    """Replay the visible custody events that happened up to the end of `day` through the ledger's state
-    machine: who was held where, by whom, at the end of that day."""
-    from custody.ledger.projection import State, transition
-
-    LedgerEvent = apps.get_model("ledger", "LedgerEvent")
-    _start, end = day_bounds(day)
-    codes = {"facility": dict(Facility.objects.values_list("code", "pk")), "agency": dict(Agency.objects.values_list("code", "pk"))}
-    states: dict[int, Any] = {}
-    events = viewer.restrict(LedgerEvent.objects.filter(occurred_at__lt=end)).order_by("seq").only(
-        "kind", "seq", "occurred_at", "facility_id", "custodian_id", "manifest", "data", "person_id")
-    for ev in events.iterator(chunk_size=5000):
-        states[ev.person_id] = transition(states.get(ev.person_id, State()), _step(ev, codes))
-    held = Held()
-    for pid, s in states.items():
-        if s.status in HELD_STATUSES and s.facility_id:
-            held.by_site[(s.facility_id, s.custodian_id)] += 1
-            held.person_ids.add(pid)
-        elif s.status == "in_transit":
-            held.in_transit += 1
-            held.person_ids.add(pid)
-    return held
-
-
-def held_series(viewer: Viewer, start: date, end: date) -> list[tuple[date, int]]:
-    """People held or in transit at the end of each day, in one pass over the events."""
+def replay(viewer: Viewer, start: date, end: date) -> tuple[Held, list[tuple[date, int]]]:
+    """Replay the visible custody events that happened up to the end of `end` through the ledger's state
+    machine: who was held where, by whom, at the end of `end`, and how many people were held or in
+    transit at the end of each day from `start`. Independent of the stored projection, which is what
+    lets the report reconcile the two. The events are read once; the end state replays them in log
+    order (as the projection did), the daily series in the order they happened."""
     from custody.ledger.projection import State, transition
 
     LedgerEvent = apps.get_model("ledger", "LedgerEvent")
     _s, stop = day_bounds(end)
     codes = {"facility": dict(Facility.objects.values_list("code", "pk")), "agency": dict(Agency.objects.values_list("code", "pk"))}
-    events = list(viewer.restrict(LedgerEvent.objects.filter(occurred_at__lt=stop)).order_by("occurred_at", "seq").only(
-        "kind", "seq", "occurred_at", "facility_id", "custodian_id", "manifest", "data", "person_id"))
+    rows = list(viewer.restrict(LedgerEvent.objects.filter(occurred_at__lt=stop)).order_by("seq").values_list(*_REPLAY_FIELDS))
+    steps = [_step(row, codes) for row in rows]
+    empty = State()
+
     states: dict[int, Any] = {}
-    held = 0
-    out: list[tuple[date, int]] = []
-    i = 0
-    day = start
+    for row, step in zip(rows, steps, strict=True):
+        states[row[0]] = transition(states.get(row[0], empty), step)
+    result = Held()
+    for pid, st in states.items():
+        if st.status in HELD_STATUSES and st.facility_id:
+            result.by_site[(st.facility_id, st.custodian_id)] += 1
+            result.person_ids.add(pid)
+        elif st.status == "in_transit":
+            result.in_transit += 1
+            result.person_ids.add(pid)
+
     live = set(HELD_STATUSES) | {"in_transit"}
+    order = sorted(range(len(rows)), key=lambda i: (rows[i][3], rows[i][2]))
+    states, held, series = {}, 0, []
+    day = start
+    _b, day_end = day_bounds(day)
+    for i in order:
+        pid, occurred_at = rows[i][0], rows[i][3]
+        while occurred_at >= day_end and day <= end:
+            series.append((day, held))
+            day += timedelta(days=1)
+            _b, day_end = day_bounds(day)
+        before = states.get(pid, empty)
+        after = transition(before, steps[i])
+        held += (after.status in live) - (before.status in live)
+        states[pid] = after
     while day <= end:
-        _b, day_end = day_bounds(day)
-        while i < len(events) and events[i].occurred_at < day_end:
-            ev = events[i]
-            before = states.get(ev.person_id, State())
-            after = transition(before, _step(ev, codes))
-            held += (after.status in live) - (before.status in live)
-            states[ev.person_id] = after
-            i += 1
-        out.append((day, held))
+        series.append((day, held))
         day += timedelta(days=1)
-    return out
+    return result, series
+
+
+def held_now(viewer: Viewer) -> Held:
+    """Who is held where, by whom, now: the ledger's stored projection (one indexed query), which the
+    append keeps in step with the log and the daily verification replays the log against."""
+    CustodyState = apps.get_model("ledger", "CustodyState")
+    held = Held()
+    live = set(HELD_STATUSES) | {"in_transit"}
+    rows = viewer.restrict(CustodyState.objects.filter(status__in=live))
+    # In the same query's terms, not as a list of every held person's id.
+    held.classification = rows.aggregate(m=Max("person__classification"))["m"] or 0
+    for pid, status, fid, cid in rows.values_list("person_id", "status", "facility_id", "custodian_id"):
+        if status == "in_transit":
+            held.in_transit += 1
+            held.person_ids.add(pid)
+        elif fid:
+            held.by_site[(fid, cid)] += 1
+            held.person_ids.add(pid)
+    return held
+
+
+def recent_series(viewer: Viewer, start: date, end: date) -> list[tuple[date, int]]:
+    """People held or in transit at the end of each day from `start` to `end` (today), replaying only
+    the people with an event in the window: everyone else was in the state the projection holds for
+    the whole window. Costs the window's events, not the whole log's."""
+    from custody.ledger.projection import State, transition
+
+    LedgerEvent = apps.get_model("ledger", "LedgerEvent")
+    CustodyState = apps.get_model("ledger", "CustodyState")
+    first, _e = day_bounds(start)
+    _s, stop = day_bounds(end)
+    visible = viewer.restrict(LedgerEvent.objects.all())
+    recent = set(visible.filter(occurred_at__gte=first, occurred_at__lt=stop).values_list("person_id", flat=True))
+    live = set(HELD_STATUSES) | {"in_transit"}
+    base = viewer.restrict(CustodyState.objects.filter(status__in=live)).exclude(person_id__in=recent).count()
+    codes = {"facility": dict(Facility.objects.values_list("code", "pk")), "agency": dict(Agency.objects.values_list("code", "pk"))}
+    rows = visible.filter(person_id__in=recent, occurred_at__lt=stop).order_by("occurred_at", "seq").values_list(*_REPLAY_FIELDS)
+    states: dict[int, Any] = {}
+    empty = State()
+    held, series = 0, []
+    day = start
+    _b, day_end = day_bounds(day)
+    for row in rows:
+        while row[3] >= day_end and day <= end:
+            series.append((day, base + held))
+            day += timedelta(days=1)
+            _b, day_end = day_bounds(day)
+        before = states.get(row[0], empty)
+        after = transition(before, _step(row, codes))
+        held += (after.status in live) - (before.status in live)
+        states[row[0]] = after
+    while day <= end:
+        series.append((day, base + held))
+        day += timedelta(days=1)
+    return series
+
+
+def held_as_of(viewer: Viewer, day: date) -> Held:
+    """Who was held where, by whom, at the end of `day` (replayed from the visible events)."""
+    return replay(viewer, day, day)[0]
+
+
+def held_series(viewer: Viewer, start: date, end: date) -> list[tuple[date, int]]:
+    """People held or in transit at the end of each day from `start` to `end`."""
+    return replay(viewer, start, end)[1]
 
 
 def projection_by_site(viewer: Viewer) -> Counter:

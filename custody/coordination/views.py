@@ -74,7 +74,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
     today = timezone.localdate()
     rtl = get_language() == "ar"
-    report = sitrep.build(today, user.agency, user)
+    report = sitrep.build(today, user.agency, user, replay=False)
     held: Counter = Counter()
     for row in report["custody"].get("by_site", []):
         held[row["site"]] += row["n"]

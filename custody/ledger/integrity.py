@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .models import VerificationRun, VerificationStatus
 
@@ -49,7 +50,7 @@ def verify_now(user: Any, trigger: str, progress: Callable[[str], None] | None =
 
 def execute(run_id: int, progress: Callable[[str], None] | None = None, threads: int | None = None) -> VerificationRun:
     """The work of one run: verify the whole log, keeping the run's progress and result up to date."""
-    from .services import verify_ledger
+    from .services import rebuild_projection, verify_ledger
 
     run = VerificationRun.objects.get(pk=run_id)
     if run.finished:
@@ -68,15 +69,21 @@ def execute(run_id: int, progress: Callable[[str], None] | None = None, threads:
 
     try:
         result = verify_ledger(progress=say, threads=threads or _threads())
+        # The pages read headcounts from the projection; replaying the log against it here is what
+        # backs them (the same check as `custody ledger rebuild --check`).
+        say(_("replaying the log against the stored projection"))
+        differences = rebuild_projection(check_only=True)
     except Exception as exc:  # recorded for the page, then raised for the worker's log
         VerificationRun.objects.filter(pk=run.pk).update(
             status=VerificationStatus.ERROR, finished_at=timezone.now(), progress=f"{type(exc).__name__}: {exc}"[:200])
         raise
-    run.status = VerificationStatus.OK if result.ok else VerificationStatus.FAILED
+    problems = [{"kind": p.kind, "seq": p.seq, "message": p.message} for p in result.problems]
+    problems += [{"kind": "projection", "seq": None, "message": d} for d in differences]
+    run.status = VerificationStatus.FAILED if problems else VerificationStatus.OK
     run.finished_at = timezone.now()
     run.size, run.checkpoints, run.progress = result.size, result.checkpoints, ""
     run.first_bad_event = result.problems[0].seq if result.problems else None
-    run.problems = [{"kind": p.kind, "seq": p.seq, "message": p.message} for p in result.problems[:100]]
+    run.problems = problems[:100]
     run.save()
     return run
 

@@ -140,45 +140,48 @@ def _need_facility(step: Step, person: str) -> None:
 
 def transition(state: State, step: Step) -> State:
     """The state after `step`. Custodian changes only by intake, handover or correction."""
+    # One replace() per event: replaying a whole log (rebuild, the situation report) calls this for
+    # every event, and each replace of a frozen dataclass costs several microseconds.
     kind = step.kind
-    s = replace(state, last_seq=step.seq, last_event_at=step.occurred_at)
+    seen = {"last_seq": step.seq, "last_event_at": step.occurred_at}
     closed = dict(manifest="", manifest_from_id=None, manifest_to_id=None, expected_arrival=None, departed=False)
     if kind == "registered":
-        return s if state.status else replace(s, status="registered")
+        return replace(state, **seen) if state.status else replace(state, status="registered", **seen)
     if kind in {"intake", "recaptured"}:
-        return replace(s, status="in_custody", facility_id=step.facility_id,
-                       custodian_id=step.custodian_id or state.custodian_id, block=step.block, **closed)
+        return replace(state, status="in_custody", facility_id=step.facility_id,
+                       custodian_id=step.custodian_id or state.custodian_id, block=step.block, **closed, **seen)
     if kind == "moved":
-        return replace(s, facility_id=step.facility_id, block=step.block)
+        return replace(state, facility_id=step.facility_id, block=step.block, **seen)
     if kind == "manifested":
-        return replace(s, manifest=step.manifest, manifest_from_id=state.facility_id, manifest_to_id=step.to_facility_id,
-                       expected_arrival=step.expected_arrival, departed=False)
+        return replace(state, manifest=step.manifest, manifest_from_id=state.facility_id, manifest_to_id=step.to_facility_id,
+                       expected_arrival=step.expected_arrival, departed=False, **seen)
     if kind == "departed":
-        return replace(s, status="in_transit", manifest=step.manifest,
+        return replace(state, status="in_transit", manifest=step.manifest,
                        manifest_from_id=state.manifest_from_id or state.facility_id,
                        manifest_to_id=step.to_facility_id or state.manifest_to_id,
-                       expected_arrival=step.expected_arrival or state.expected_arrival, departed=True, block="")
+                       expected_arrival=step.expected_arrival or state.expected_arrival, departed=True, block="", **seen)
     if kind == "arrived":
-        return replace(s, status="in_custody", facility_id=step.facility_id, block=step.block, **closed)
+        return replace(state, status="in_custody", facility_id=step.facility_id, block=step.block, **closed, **seen)
     if kind == "handed_over":
-        return replace(s, custodian_id=step.custodian_id, facility_id=step.facility_id or state.facility_id)
+        return replace(state, custodian_id=step.custodian_id, facility_id=step.facility_id or state.facility_id, **seen)
     if kind == "hospitalised":
-        return replace(s, status="hospital", facility_id=step.facility_id, block="")
+        return replace(state, status="hospital", facility_id=step.facility_id, block="", **seen)
     if kind == "transferred_to_court":
-        return replace(s, status="at_court", facility_id=step.facility_id, block="")
+        return replace(state, status="at_court", facility_id=step.facility_id, block="", **seen)
     if kind == "returned":
-        return replace(s, status="in_custody", facility_id=step.facility_id, block=step.block)
+        return replace(state, status="in_custody", facility_id=step.facility_id, block=step.block, **seen)
     if kind in {"released", "repatriated", "died"}:
         status = {"released": "released", "repatriated": "repatriated", "died": "deceased"}[kind]
-        return replace(s, status=status, facility_id=None, custodian_id=None, block="", **closed)
+        return replace(state, status=status, facility_id=None, custodian_id=None, block="", **closed, **seen)
     if kind == "escaped":
-        return replace(s, status="escaped", facility_id=None, block="", **closed)
+        return replace(state, status="escaped", facility_id=None, block="", **closed, **seen)
     if kind == "correction" and step.correction:
         c = step.correction
         return replace(
-            s,
-            status=c.get("status", s.status),
-            facility_id=c["facility_id"] if "facility_id" in c else s.facility_id,
-            custodian_id=c["custodian_id"] if "custodian_id" in c else s.custodian_id,
+            state,
+            status=c.get("status", state.status),
+            facility_id=c["facility_id"] if "facility_id" in c else state.facility_id,
+            custodian_id=c["custodian_id"] if "custodian_id" in c else state.custodian_id,
+            **seen,
         )
-    return s
+    return replace(state, **seen)

@@ -130,3 +130,17 @@ def test_a_run_whose_worker_died_does_not_block_the_next(world: dict[str, Any]) 
 def test_the_panel_is_translated(world: dict[str, Any], client_for: Any, lang: str) -> None:
     page = client_for(world["sup"]).get("/ar/ledger/" if lang == "ar" else "/ledger/").content.decode()
     assert ("سلامة السجل" if lang == "ar" else "Integrity of the log") in page
+
+
+def test_a_projection_that_drifted_from_the_log_fails_the_run(world: dict[str, Any], person_factory: Any,
+                                                              transfer: Any) -> None:
+    from custody.ledger.models import CustodyState
+
+    p = person_factory()
+    transfer(p)
+    assert integrity.verify_now(world["sup"], "cli").status == "ok"
+    # The headcounts the pages show come from this table: an edit to it must not go unnoticed.
+    CustodyState.objects.filter(person=p).update(facility=world["prison"])
+    run = integrity.verify_now(world["sup"], "cli")
+    assert run.status == "failed" and run.first_bad_event is None
+    assert [pr["kind"] for pr in run.problems] == ["projection"] and p.ref in run.problems[0]["message"]

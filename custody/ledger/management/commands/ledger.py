@@ -124,7 +124,8 @@ class Command(CustodyCommand):
             run = verify_now(self._user(opts["user"]) if opts["user"] else None, "cli",
                              progress=lambda m: status.update(m), threads=opts["threads"])
         if run.status == "ok":
-            self.stdout.write(f"OK: {run.size} events, every leaf, node and {run.checkpoints} signed checkpoints verified")
+            self.stdout.write(f"OK: {run.size} events, every leaf, node and {run.checkpoints} signed checkpoints verified;"
+                              " the stored projection equals the log's replay")
             return
         self.stdout.write(f"FAILED: first event that does not fit: #{run.first_bad_event}"
                           if run.first_bad_event is not None else "FAILED")
