@@ -57,7 +57,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render(request, "ledger/overview.html", {
         **_verification_context(request),
         "counts": counts, "checkpoint": cp, "key_id": services.public_key_id(),
-        "recent": restrict(LedgerEvent.objects.select_related("person", "facility", "custodian"), request.user).order_by("-seq")[:25],
+        "recent": services.latest_visible_events(request.user, 25),
         "page_classification": 1,
     })
 

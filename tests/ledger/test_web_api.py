@@ -139,3 +139,19 @@ def test_reconciliation_raises_and_resolution_is_recorded(world: dict[str, Any],
                                      format="json")
     assert bad.status_code == 409
     assert Discrepancy.objects.filter(kind="arrival_without_departure", person=q, resolved_at=None).exists()
+
+
+def test_latest_visible_events_equal_the_restricted_query_for_every_kind_of_user(
+        world: dict[str, Any], person_factory: Any, transfer: Any, make_user: Any) -> None:
+    from custody.core.access import restrict
+    from custody.ledger.services import latest_visible_events
+
+    # The last 24 events are about secret people: a low-clearance user's newest visible event lies
+    # beyond the first window, so the windows must widen.
+    for i in range(10):
+        transfer(person_factory(classification=3 if i % 3 == 0 or i >= 6 else 1), manifest=f"M-{i}", start=i * 200)
+    users = [world["sup"], world["sdf"], world["irq"], make_user("HUM", "viewer"), make_user("CIO", "viewer", clearance=1)]
+    for user in users:
+        for n in (1, 5, 25, 100):
+            want = list(restrict(LedgerEvent.objects.all(), user).order_by("-seq")[:n])
+            assert latest_visible_events(user, n) == want, (user.username, n)
