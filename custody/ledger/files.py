@@ -34,19 +34,14 @@ def store_file(user: Any, name: str, data: bytes) -> tuple[EventFile, bool]:
     digest = hashlib.sha256(data).hexdigest()
     existing = EventFile.objects.filter(sha256=digest).first()
     if existing is not None:
+        # Bytes that hash to the name are the file: if the stored copy was lost or damaged (verify
+        # says so), sending the original again restores it.
+        _write_intact(existing.file.storage, existing.file.name, data, digest)
         return existing, False
     f = EventFile(sha256=digest, original_name=os.path.basename(name)[:255] or digest, content_type=content_type,
                   size=len(data), uploaded_by=user if getattr(user, "is_authenticated", False) else None)
     path = _event_file_path(f, name)
-    storage = f.file.storage
-    # A file may already lie at its path: left by an upload whose transaction rolled back, or written
-    # a moment ago by a concurrent upload of the same bytes. Keep it if it is intact.
-    if storage.exists(path) and _digest_of(storage, path) != digest:
-        storage.delete(path)
-    if not storage.exists(path):
-        saved = storage.save(path, ContentFile(data))
-        if saved != path:  # lost a race to an identical upload: its copy is ours too
-            storage.delete(saved)
+    _write_intact(f.file.storage, path, data, digest)
     f.file.name = path
     try:
         with transaction.atomic():
@@ -54,6 +49,18 @@ def store_file(user: Any, name: str, data: bytes) -> tuple[EventFile, bool]:
     except IntegrityError:
         return EventFile.objects.get(sha256=digest), False
     return f, True
+
+
+def _write_intact(storage: Any, path: str, data: bytes, digest: str) -> None:
+    """Leave an intact copy of `data` at `path`. A file may already lie there: left by an upload whose
+    transaction rolled back, written a moment ago by a concurrent upload of the same bytes (kept), or
+    damaged since (replaced)."""
+    if storage.exists(path) and _digest_of(storage, path) != digest:
+        storage.delete(path)
+    if not storage.exists(path):
+        saved = storage.save(path, ContentFile(data))
+        if saved != path:  # lost a race to an identical upload: its copy is ours too
+            storage.delete(saved)
 
 
 def read_upload(upload: Any) -> tuple[str, bytes]:
