@@ -15,16 +15,15 @@ Prints the median of `--repeat` runs of each and the ratios.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from demo_db import ensure_demo  # noqa: E402
 
 PAGES = ["/", "/ledger/", "/ledger/facilities/HSK/", "/ledger/discrepancies/", "/ledger/handovers/",
          "/coordination/", "/coordination/warnings/", "/coordination/sitrep/", "/camps/", "/planning/"]
@@ -48,17 +47,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
 
-    var = Path(args.db).parent if args.db else Path(tempfile.mkdtemp(prefix="custody-bench-"))
-    os.environ["CUSTODY_VAR_DIR"] = str(var)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "custody.settings")
-    db = var / "custody.sqlite3"
-    if not db.exists() or db.stat().st_size < 100_000:
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "custody", "migrate", "-v0"], check=True, env=dict(os.environ), cwd=ROOT)
-        subprocess.run([sys.executable, "-m", "custody", "generate", "--seed", str(args.seed), "--scale", args.scale],
-                       check=True, env=dict(os.environ), cwd=ROOT)
-        print(f"generated {args.scale} scale in {time.perf_counter() - t0:.1f} s -> {db}")
-    subprocess.run([sys.executable, "-m", "custody", "migrate", "-v0"], check=True, env=dict(os.environ), cwd=ROOT)
+    ensure_demo(args.db, args.scale, args.seed)
 
     import django
 

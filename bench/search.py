@@ -12,16 +12,15 @@ box would do. Prints p50/p95 and the ratio.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from demo_db import ensure_demo  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:
@@ -37,16 +36,7 @@ def main() -> None:
     ap.add_argument("--db", default=None, help="reuse this SQLite file (generated if missing)")
     args = ap.parse_args()
 
-    var = Path(args.db).parent if args.db else Path(tempfile.mkdtemp(prefix="custody-bench-"))
-    os.environ["CUSTODY_VAR_DIR"] = str(var)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "custody.settings")
-    db = var / "custody.sqlite3"
-    if not db.exists() or db.stat().st_size < 100_000:
-        env = dict(os.environ)
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "custody", "migrate", "-v0"], check=True, env=env, cwd=ROOT)
-        subprocess.run([sys.executable, "-m", "custody", "generate", "--seed", str(args.seed), "--scale", args.scale], check=True, env=env, cwd=ROOT)
-        print(f"generated {args.scale} scale in {time.perf_counter() - t0:.1f} s -> {db}")
+    ensure_demo(args.db, args.scale, args.seed)
 
     import django
 
