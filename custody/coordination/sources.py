@@ -23,6 +23,7 @@ from custody.core.access import restrict
 from custody.registry.models import Facility, Person
 
 HELD_STATUSES = ("in_custody", "hospital", "at_court")  # held at a site on the day
+LIVE = frozenset(HELD_STATUSES) | {"in_transit"}  # counted as held (at a site or between two)
 
 
 @dataclass
@@ -120,6 +121,48 @@ def _step(row: tuple[Any, ...], codes: dict[str, dict[str, int]]) -> Any:
                 manifest=manifest, block=str(data.get("block", "") or ""), correction=correction)
 
 
+def _codes() -> dict[str, dict[str, int]]:
+    return {"facility": dict(Facility.objects.values_list("code", "pk")), "agency": dict(Agency.objects.values_list("code", "pk"))}
+
+
+def _tally(rows: Any) -> Held:
+    """Held from (person, status, facility, custodian) rows: at a site, or in transit."""
+    held = Held()
+    for pid, status, fid, cid in rows:
+        if status == "in_transit":
+            held.in_transit += 1
+            held.person_ids.add(pid)
+        elif status in HELD_STATUSES and fid:
+            held.by_site[(fid, cid)] += 1
+            held.person_ids.add(pid)
+    return held
+
+
+def _daily_counts(rows: Any, steps: Any, start: date, end: date, base: int = 0) -> list[tuple[date, int]]:
+    """`base` plus the people held or in transit at the end of each day from `start` to `end`, replaying
+    `rows` (in the order they happened) with their `steps` through the ledger's state machine."""
+    from custody.ledger.projection import State, transition
+
+    states: dict[int, Any] = {}
+    empty = State()
+    held, series = 0, []
+    day = start
+    _b, day_end = day_bounds(day)
+    for row, step in zip(rows, steps, strict=True):
+        while row[3] >= day_end and day <= end:
+            series.append((day, base + held))
+            day += timedelta(days=1)
+            _b, day_end = day_bounds(day)
+        before = states.get(row[0], empty)
+        after = transition(before, step)
+        held += (after.status in LIVE) - (before.status in LIVE)
+        states[row[0]] = after
+    while day <= end:
+        series.append((day, base + held))
+        day += timedelta(days=1)
+    return series
+
+
 def replay(viewer: Viewer, start: date, end: date) -> tuple[Held, list[tuple[date, int]]]:
     """Replay the visible custody events that happened up to the end of `end` through the ledger's state
     machine: who was held where, by whom, at the end of `end`, and how many people were held or in
@@ -130,60 +173,26 @@ def replay(viewer: Viewer, start: date, end: date) -> tuple[Held, list[tuple[dat
 
     LedgerEvent = apps.get_model("ledger", "LedgerEvent")
     _s, stop = day_bounds(end)
-    codes = {"facility": dict(Facility.objects.values_list("code", "pk")), "agency": dict(Agency.objects.values_list("code", "pk"))}
+    codes = _codes()
     rows = list(viewer.restrict(LedgerEvent.objects.filter(occurred_at__lt=stop)).order_by("seq").values_list(*_REPLAY_FIELDS))
     steps = [_step(row, codes) for row in rows]
-    empty = State()
-
     states: dict[int, Any] = {}
+    empty = State()
     for row, step in zip(rows, steps, strict=True):
         states[row[0]] = transition(states.get(row[0], empty), step)
-    result = Held()
-    for pid, st in states.items():
-        if st.status in HELD_STATUSES and st.facility_id:
-            result.by_site[(st.facility_id, st.custodian_id)] += 1
-            result.person_ids.add(pid)
-        elif st.status == "in_transit":
-            result.in_transit += 1
-            result.person_ids.add(pid)
-
-    live = set(HELD_STATUSES) | {"in_transit"}
+    held = _tally((pid, st.status, st.facility_id, st.custodian_id) for pid, st in states.items())
     order = sorted(range(len(rows)), key=lambda i: (rows[i][3], rows[i][2]))
-    states, held, series = {}, 0, []
-    day = start
-    _b, day_end = day_bounds(day)
-    for i in order:
-        pid, occurred_at = rows[i][0], rows[i][3]
-        while occurred_at >= day_end and day <= end:
-            series.append((day, held))
-            day += timedelta(days=1)
-            _b, day_end = day_bounds(day)
-        before = states.get(pid, empty)
-        after = transition(before, steps[i])
-        held += (after.status in live) - (before.status in live)
-        states[pid] = after
-    while day <= end:
-        series.append((day, held))
-        day += timedelta(days=1)
-    return result, series
+    return held, _daily_counts([rows[i] for i in order], [steps[i] for i in order], start, end)
 
 
 def held_now(viewer: Viewer) -> Held:
     """Who is held where, by whom, now: the ledger's stored projection (one indexed query), which the
     append keeps in step with the log and the daily verification replays the log against."""
     CustodyState = apps.get_model("ledger", "CustodyState")
-    held = Held()
-    live = set(HELD_STATUSES) | {"in_transit"}
-    rows = viewer.restrict(CustodyState.objects.filter(status__in=live))
+    rows = viewer.restrict(CustodyState.objects.filter(status__in=LIVE))
+    held = _tally(rows.values_list("person_id", "status", "facility_id", "custodian_id"))
     # In the same query's terms, not as a list of every held person's id.
     held.classification = rows.aggregate(m=Max("person__classification"))["m"] or 0
-    for pid, status, fid, cid in rows.values_list("person_id", "status", "facility_id", "custodian_id"):
-        if status == "in_transit":
-            held.in_transit += 1
-            held.person_ids.add(pid)
-        elif fid:
-            held.by_site[(fid, cid)] += 1
-            held.person_ids.add(pid)
     return held
 
 
@@ -191,46 +200,17 @@ def recent_series(viewer: Viewer, start: date, end: date) -> list[tuple[date, in
     """People held or in transit at the end of each day from `start` to `end` (today), replaying only
     the people with an event in the window: everyone else was in the state the projection holds for
     the whole window. Costs the window's events, not the whole log's."""
-    from custody.ledger.projection import State, transition
-
     LedgerEvent = apps.get_model("ledger", "LedgerEvent")
     CustodyState = apps.get_model("ledger", "CustodyState")
     first, _e = day_bounds(start)
     _s, stop = day_bounds(end)
     visible = viewer.restrict(LedgerEvent.objects.all())
     recent = set(visible.filter(occurred_at__gte=first, occurred_at__lt=stop).values_list("person_id", flat=True))
-    live = set(HELD_STATUSES) | {"in_transit"}
-    base = viewer.restrict(CustodyState.objects.filter(status__in=live)).exclude(person_id__in=recent).count()
-    codes = {"facility": dict(Facility.objects.values_list("code", "pk")), "agency": dict(Agency.objects.values_list("code", "pk"))}
-    rows = visible.filter(person_id__in=recent, occurred_at__lt=stop).order_by("occurred_at", "seq").values_list(*_REPLAY_FIELDS)
-    states: dict[int, Any] = {}
-    empty = State()
-    held, series = 0, []
-    day = start
-    _b, day_end = day_bounds(day)
-    for row in rows:
-        while row[3] >= day_end and day <= end:
-            series.append((day, base + held))
-            day += timedelta(days=1)
-            _b, day_end = day_bounds(day)
-        before = states.get(row[0], empty)
-        after = transition(before, _step(row, codes))
-        held += (after.status in live) - (before.status in live)
-        states[row[0]] = after
-    while day <= end:
-        series.append((day, base + held))
-        day += timedelta(days=1)
-    return series
-
-
-def held_as_of(viewer: Viewer, day: date) -> Held:
-    """Who was held where, by whom, at the end of `day` (replayed from the visible events)."""
-    return replay(viewer, day, day)[0]
-
-
-def held_series(viewer: Viewer, start: date, end: date) -> list[tuple[date, int]]:
-    """People held or in transit at the end of each day from `start` to `end`."""
-    return replay(viewer, start, end)[1]
+    base = viewer.restrict(CustodyState.objects.filter(status__in=LIVE)).exclude(person_id__in=recent).count()
+    codes = _codes()
+    rows = list(visible.filter(person_id__in=recent, occurred_at__lt=stop).order_by("occurred_at", "seq")
+                .values_list(*_REPLAY_FIELDS))
+    return _daily_counts(rows, [_step(row, codes) for row in rows], start, end, base)
 
 
 def projection_by_site(viewer: Viewer) -> Counter:
