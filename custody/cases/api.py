@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -31,6 +31,7 @@ from custody.cases.models import (
 from custody.core import audit
 from custody.core.access import restrict
 from custody.core.api import RestrictedReadOnlyViewSet
+from custody.core.downloads import audited_download
 from custody.core.errors import RuleError
 from custody.registry.models import Person
 
@@ -312,10 +313,8 @@ class ItemViewSet(_ViewRestricted):
         att = item.attachments.filter(pk=int(att_id)).first()
         if att is None:
             raise Http404("not found")
-        audit.record(request, "attachment_read", obj=att, item=item.ref, sha256=att.sha256, via="api")
-        resp = FileResponse(att.file.open("rb"), content_type=att.content_type, as_attachment=True, filename=att.original_name)
-        resp["X-Content-SHA256"] = att.sha256
-        return resp
+        return audited_download(request, att.file, att.content_type, att.original_name, att.sha256, "attachment_read", att,
+                                item=item.ref, via="api")
 
     @extend_schema(request=CasesRedactIn, responses=CasesRedactionSerializer)
     @action(detail=True, methods=["post"])
@@ -438,10 +437,8 @@ class ProsecutionFileViewSet(_ViewRestricted):
             raise Http404("not found")
         pf = self.get_object()
         field, sha, ctype = (pf.pdf, pf.pdf_sha256, "application/pdf") if fmt == "pdf" else (pf.bundle, pf.bundle_sha256, "application/json")
-        audit.record(request, "case_file_read", obj=pf, fmt=fmt, sha256=sha, via="api")
-        resp = FileResponse(field.open("rb"), content_type=ctype, as_attachment=True, filename=field.name.rsplit("/", 1)[-1])
-        resp["X-Content-SHA256"] = sha
-        return resp
+        return audited_download(request, field, ctype, field.name.rsplit("/", 1)[-1], sha, "case_file_read", pf, fmt=fmt,
+                                via="api")
 
 
 class CaseViewSet(_ViewRestricted):

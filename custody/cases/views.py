@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -39,6 +39,7 @@ from custody.cases.models import (
 )
 from custody.core import audit
 from custody.core.access import can, get_restricted, restrict
+from custody.core.downloads import audited_download
 from custody.core.errors import RuleError
 from custody.registry.countries import country_name, is_country_code
 from custody.registry.models import Facility, Person, PopulationGroup
@@ -261,17 +262,10 @@ def item_request(request: HttpRequest, ref: str) -> HttpResponse:
     return redirect("cases:disclosure_detail", pk=req.pk)
 
 
-def _file_response(request: HttpRequest, field: Any, content_type: str, name: str, sha: str, action: str, obj: Any, **detail: Any) -> FileResponse:
-    audit.record(request, action, obj=obj, sha256=sha, **detail)
-    resp = FileResponse(field.open("rb"), content_type=content_type, as_attachment=True, filename=name)
-    resp["X-Content-SHA256"] = sha
-    return resp
-
-
 def attachment_download(request: HttpRequest, ref: str, pk: int) -> HttpResponse:
     item = get_restricted(Item.objects.all(), request.user, request=request, ref=ref)
     att = get_restricted(Attachment.objects.filter(item=item), request.user, request=request, pk=pk)
-    return _file_response(request, att.file, att.content_type, att.original_name, att.sha256, "attachment_read", att, item=item.ref)
+    return audited_download(request, att.file, att.content_type, att.original_name, att.sha256, "attachment_read", att, item=item.ref)
 
 
 def redaction_download(request: HttpRequest, pk: int) -> HttpResponse:
@@ -280,7 +274,7 @@ def redaction_download(request: HttpRequest, pk: int) -> HttpResponse:
         name = f"redacted-{copy.attachment.original_name if copy.attachment else copy.item.ref}"
         if copy.kind == "image" and not name.endswith(".png"):
             name += ".png"
-        return _file_response(request, copy.file, copy.content_type, name, copy.sha256, "redaction_read", copy, item=copy.item.ref)
+        return audited_download(request, copy.file, copy.content_type, name, copy.sha256, "redaction_read", copy, item=copy.item.ref)
     audit.record(request, "redaction_read", obj=copy, item=copy.item.ref, sha256=copy.sha256)
     return HttpResponse(copy.text, content_type="text/plain; charset=utf-8")
 
@@ -386,9 +380,9 @@ def file_generate(request: HttpRequest, ref: str) -> HttpResponse:
 def file_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     pf = get_restricted(ProsecutionFile.objects.select_related("person", "recipient"), request.user, request=request, pk=pk)
     if fmt == "pdf":
-        return _file_response(request, pf.pdf, "application/pdf", pf.pdf.name.rsplit("/", 1)[-1], pf.pdf_sha256, "case_file_read", pf, fmt=fmt)
+        return audited_download(request, pf.pdf, "application/pdf", pf.pdf.name.rsplit("/", 1)[-1], pf.pdf_sha256, "case_file_read", pf, fmt=fmt)
     if fmt == "json":
-        return _file_response(request, pf.bundle, "application/json", pf.bundle.name.rsplit("/", 1)[-1], pf.bundle_sha256, "case_file_read",
+        return audited_download(request, pf.bundle, "application/json", pf.bundle.name.rsplit("/", 1)[-1], pf.bundle_sha256, "case_file_read",
                               pf, fmt=fmt)
     raise Http404("not found")
 

@@ -36,6 +36,7 @@ from rest_framework.response import Response
 from custody.core import audit
 from custody.core.access import can, get_restricted, restrict
 from custody.core.api import RestrictedReadOnlyViewSet
+from custody.core.downloads import audited_download
 from custody.core.errors import RuleError
 from custody.engines.ledger.checkpoint import b64
 
@@ -332,10 +333,8 @@ class EventFileViewSet(RestrictedReadOnlyViewSet):
     @action(detail=True, methods=["get"])
     def content(self, request: Request, sha256: str) -> FileResponse:
         f = self.get_object()
-        audit.record(request._request, "ledger_file_read", obj=f, sha256=f.sha256, people=people_of(f, request.user))
-        resp = FileResponse(f.file.open("rb"), content_type=f.content_type, as_attachment=True, filename=f.original_name)
-        resp["X-Content-SHA256"] = f.sha256
-        return resp
+        return audited_download(request._request, f.file, f.content_type, f.original_name, f.sha256, "ledger_file_read", f,
+                                people=people_of(f, request.user))
 
 
 class VerificationRunSerializer(serializers.ModelSerializer):

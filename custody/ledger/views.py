@@ -10,7 +10,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from custody.core import audit
 from custody.core.access import can, get_restricted, restrict
+from custody.core.downloads import audited_download
 from custody.core.errors import RuleError
 from custody.registry.models import Facility, Person, PersonFile
 
@@ -90,10 +91,8 @@ def event_file(request: HttpRequest, sha256: str) -> HttpResponse:
     """A file attached to custody events, for whoever may see one of those events; every read audited."""
     _need(request, "view")
     f = get_restricted(EventFile.objects.all(), request.user, request=request, sha256=sha256)
-    audit.record(request, "ledger_file_read", obj=f, sha256=f.sha256, people=people_of(f, request.user))
-    resp = FileResponse(f.file.open("rb"), content_type=f.content_type, as_attachment=True, filename=f.original_name)
-    resp["X-Content-SHA256"] = f.sha256
-    return resp
+    return audited_download(request, f.file, f.content_type, f.original_name, f.sha256, "ledger_file_read", f,
+                            people=people_of(f, request.user))
 
 
 def facility_page(request: HttpRequest, code: str) -> HttpResponse:
