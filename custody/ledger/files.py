@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,18 @@ def store_file(user: Any, name: str, data: bytes) -> tuple[EventFile, bool]:
     except IntegrityError:
         return EventFile.objects.get(sha256=digest), False
     return f, True
+
+
+def record_with_files(spec: Any, files: list[tuple[str, bytes]], user: Any) -> tuple[Any, list[EventFile]]:
+    """Keep `files` and append `spec` listing them, in one transaction: a refused event keeps no file
+    row (a file written to disk stays, content-addressed, for the next attempt). Returns (the recorded
+    event, the files)."""
+    from .services import record_event
+
+    with transaction.atomic():
+        stored = [store_file(user, name, data)[0] for name, data in files]
+        recorded = record_event(replace(spec, attachments=tuple(f.sha256 for f in stored)), user=user)
+    return recorded, stored
 
 
 def _write_intact(storage: Any, path: str, data: bytes, digest: str) -> None:

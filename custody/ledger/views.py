@@ -9,7 +9,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -23,7 +22,7 @@ from custody.core.errors import RuleError
 from custody.registry.models import Facility, Person, PersonFile
 
 from . import integrity, services
-from .files import held_files, people_of, read_upload, store_file
+from .files import held_files, people_of, read_upload, record_with_files
 from .models import (
     CustodyState,
     CustodyStatus,
@@ -257,16 +256,13 @@ def record(request: HttpRequest) -> HttpResponse:
             when = datetime.fromisoformat(form["occurred_at"]) if form.get("occurred_at") else timezone.now()
             when = when if when.tzinfo else when.replace(tzinfo=UTC)
             cust = Agency.objects.filter(code=form.get("custodian", "")).first()
-            # The files and the event commit together: a refused event keeps no file row.
-            with transaction.atomic():
-                stored = [store_file(request.user, *read_upload(f))[0] for f in request.FILES.getlist("files")]
-                spec = EventSpec(form.get("kind", ""), person, when, facility=facs.get(form.get("facility", "")), custodian=cust,
-                                 manifest=form.get("manifest", "").strip(), to_facility=facs.get(form.get("to_facility", "")),
-                                 country=form.get("country", "").strip(), reason=form.get("reason", "").strip(),
-                                 corrects=int(form["corrects"]) if form.get("corrects") else None,
-                                 idempotency_id=form.get("idempotency_id", "") or str(uuid.uuid4()),
-                                 attachments=tuple(f.sha256 for f in stored))
-                rec = services.record_event(spec, user=request.user)
+            spec = EventSpec(form.get("kind", ""), person, when, facility=facs.get(form.get("facility", "")), custodian=cust,
+                             manifest=form.get("manifest", "").strip(), to_facility=facs.get(form.get("to_facility", "")),
+                             country=form.get("country", "").strip(), reason=form.get("reason", "").strip(),
+                             corrects=int(form["corrects"]) if form.get("corrects") else None,
+                             idempotency_id=form.get("idempotency_id", "") or str(uuid.uuid4()))
+            files = [read_upload(f) for f in request.FILES.getlist("files")]
+            rec, _stored = record_with_files(spec, files, request.user)
         except RuleError as exc:
             messages.error(request, exc.message)
         except ValueError:

@@ -163,11 +163,8 @@ class Command(CustodyCommand):
                 self.stdout.write(line)
 
     def do_record(self, opts: dict[str, Any]) -> None:
-        from django.db import transaction
-
         from custody.cases.filetypes import MAX_BYTES
-        from custody.ledger.files import store_file
-        from custody.ledger.services import record_event
+        from custody.ledger.files import record_with_files
         from custody.ledger.specs import EventSpec
         from custody.registry.models import Person
 
@@ -193,16 +190,12 @@ class Command(CustodyCommand):
                 files.append((name, Path(name).read_bytes()))
             except OSError as exc:
                 raise CommandError(f"--attach {name}: {exc.strerror}") from exc
+        spec = EventSpec(opts["kind"], person, when(opts["at"]) or datetime.now(UTC), facility=fac, custodian=cust,
+                         manifest=opts["manifest"], to_facility=to, expected_arrival=when(opts["expected_arrival"]),
+                         country=opts["country"], reason=opts["reason"], corrects=opts["corrects"],
+                         idempotency_id=opts["idempotency_id"] or f"cli-{uuid.uuid4()}")
         try:
-            # The files and the event commit together: a refused event keeps no file row.
-            with transaction.atomic():
-                stored = [store_file(user, name, data)[0] for name, data in files]
-                spec = EventSpec(opts["kind"], person, when(opts["at"]) or datetime.now(UTC), facility=fac, custodian=cust,
-                                 manifest=opts["manifest"], to_facility=to, expected_arrival=when(opts["expected_arrival"]),
-                                 country=opts["country"], reason=opts["reason"], corrects=opts["corrects"],
-                                 idempotency_id=opts["idempotency_id"] or f"cli-{uuid.uuid4()}",
-                                 attachments=tuple(f.sha256 for f in stored))
-                rec = record_event(spec, user=user)
+            rec, stored = record_with_files(spec, files, user)
         except RuleError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"{'recorded' if rec.created else 'already recorded'}: event #{rec.event.seq} {rec.event.kind} {person.ref}")
