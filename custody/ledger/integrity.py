@@ -18,6 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from custody.engines.ledger.verify import default_threads
+
 from .models import VerificationRun, VerificationStatus
 
 ACTIVE = (VerificationStatus.QUEUED, VerificationStatus.RUNNING)
@@ -68,7 +70,7 @@ def execute(run_id: int, progress: Callable[[str], None] | None = None, threads:
             VerificationRun.objects.filter(pk=run.pk).update(progress=str(message)[:200])
 
     try:
-        result = verify_ledger(progress=say, threads=threads or _threads())
+        result = verify_ledger(progress=say, threads=threads or default_threads())
         # The pages read headcounts from the projection; replaying the log against it here is what
         # backs them (the same check as `custody ledger rebuild --check`).
         say(_("replaying the log against the stored projection"))
@@ -114,8 +116,3 @@ def _retire_stale() -> None:
 def _user(user: Any) -> Any:
     return user if getattr(user, "is_authenticated", False) else None
 
-
-def _threads() -> int:
-    from custody.engines.ledger.verify import default_threads
-
-    return default_threads()
