@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "custody.core.middleware.RefusalMiddleware",
 ]
 
 ROOT_URLCONF = "custody.urls"
@@ -169,6 +170,7 @@ REST_FRAMEWORK = {
         "custody.accounts.api_auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["custody.core.api_permissions.CustodyPermission"],
+    "EXCEPTION_HANDLER": "custody.core.actions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "custody.core.schema.CustodyAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,

@@ -1,4 +1,4 @@
-"""Write the audit trail. One call per thing a person did; never raises into the caller's work."""
+"""Write the audit trail: one row per thing a person did (for changes, through custody.core.actions)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import logging
 from typing import Any
 
 from custody.core.models import AuditEvent
-from custody.core.request_id import current_request_id
+from custody.core.request_id import current_client_ip, current_request_id
 
 log = logging.getLogger(__name__)
 
 
 def _client_ip(request: Any) -> str | None:
     if request is None:
-        return None
+        return current_client_ip()
     return request.META.get("REMOTE_ADDR") or None
 
 
@@ -31,8 +31,10 @@ def record(
 ) -> AuditEvent:
     """Record `action` by the request's user (or `user`) on `obj`.
 
-    Audit writes must not be lost when the surrounding work rolls back (a refused request is exactly
-    what must be kept), so they go through their own connection-level autocommit when possible.
+    The row is written on the caller's connection, in whatever transaction is open: a change and its
+    audit row commit or roll back together. A refusal must be kept although its work rolls back, so the
+    one door (custody.core.actions.action) writes a refusal's row after the rollback, outside the
+    action's transaction. Outside the one door, record a refusal only where no rollback follows.
     """
     if user is None and request is not None:
         user = getattr(request, "user", None)

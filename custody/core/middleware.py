@@ -6,7 +6,13 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from custody.core.history import reset_change_context, set_change_context
-from custody.core.request_id import current_request_id, new_request_id, reset_request_id
+from custody.core.request_id import (
+    current_request_id,
+    new_request_id,
+    reset_client_ip,
+    reset_request_id,
+    set_client_ip,
+)
 
 
 class RequestIdMiddleware:
@@ -17,10 +23,12 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         token = new_request_id(request.headers.get("X-Request-ID"))
+        ip_token = set_client_ip(request.META.get("REMOTE_ADDR"))
         request.request_id = current_request_id()  # type: ignore[attr-defined]
         try:
             response = self.get_response(request)
         finally:
+            reset_client_ip(ip_token)
             reset_request_id(token)
         response["X-Request-ID"] = request.request_id  # type: ignore[attr-defined]
         return response
@@ -66,3 +74,39 @@ class ChangeContextMiddleware:
             return self.get_response(request)
         finally:
             reset_change_context(token)
+
+
+class RefusalMiddleware:
+    """The page edge of the one door (custody.core.actions): a refusal an action raised and the view did
+    not handle itself becomes a 403 or 404 page, or, for a broken rule or bad input, the message on the
+    page the form came from, with nothing changed. API views map refusals in DRF's exception handler."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from django.contrib import messages
+        from django.core.exceptions import PermissionDenied
+        from django.http import Http404, HttpResponseRedirect
+        from django.utils.http import url_has_allowed_host_and_scheme
+
+        from custody.core.errors import NotAllowed, NotFound, Refusal
+
+        if not isinstance(exception, Refusal) or request.path.startswith("/api/"):
+            return None
+        if isinstance(exception, NotAllowed):
+            raise PermissionDenied(exception.message) from exception
+        if isinstance(exception, NotFound):
+            raise Http404(exception.message) from exception
+        messages.error(request, exception.message)
+        back = request.headers.get("Referer", "")
+        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            back = request.path
+        if getattr(request, "htmx", False):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = back
+            return response
+        return HttpResponseRedirect(back)
