@@ -30,7 +30,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from custody.core import audit
-from custody.core.access import can
+from custody.core.access import can, restrict
 from custody.core.errors import BadInput, NotAllowed, NotFound, Refusal, RuleError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,7 +38,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 __all__ = [
     "BadInput", "NotAllowed", "NotFound", "Refusal", "RuleError",
     "action", "note", "current_action", "registered_actions", "refusal_status", "refusal_exit_code",
-    "api_exception_handler", "require",
+    "api_exception_handler", "reach", "require",
 ]
 
 
@@ -89,6 +89,21 @@ def require(user: Any, capability: str) -> None:
     if not can(user, capability):
         raise NotAllowed(_("Your account may not do this (it needs %(capability)s).") % {"capability": capability},
                          rule="capability")
+
+
+def reach(queryset: Any, user: Any, action: str = "view", *, what: str = "", lock: bool = False, **lookup: Any) -> Any:
+    """Inside an action: the one row of `queryset` matching `lookup` that `user` may `action` (locked for
+    update with `lock`), or NotFound: the same answer for an absent row and a forbidden one, so nothing
+    leaks, and the action's own audit row records the refusal. `what` names the row ("item ITM-000004")."""
+    qs = restrict(queryset, user, action)
+    if lock:
+        qs = qs.select_for_update(of=("self",))
+    row = qs.filter(**lookup).first()
+    if row is None:
+        label = what or f"{queryset.model._meta.verbose_name} {next(iter(lookup.values()), '')}".strip()
+        message = _("%(what)s is not one you may see.") if action == "view" else _("%(what)s is not one you may change.")
+        raise NotFound(message % {"what": label}, rule="not_found")
+    return row
 
 
 def action(name: str, *, capability: str = "change") -> Callable[[F], F]:
