@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0002_user_is_auditor'),
+        ('accounts', '0001_initial'),
         ('ledger', '0004_verification_runs'),
         ('registry', '0003_alter_person_custody_status'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
