@@ -3,7 +3,6 @@ reaching 15 and 18 (protection only) and family tracing. Every page audited; eve
 
 from __future__ import annotations
 
-import csv
 from datetime import date, timedelta
 from typing import Any
 
@@ -25,6 +24,7 @@ from custody.core import audit
 from custody.core.access import can, get_restricted, restrict
 from custody.core.charts import bar_chart, line_chart
 from custody.core.errors import RuleError
+from custody.core.exports import csv_writer
 from custody.registry.countries import country_name
 from custody.registry.models import Facility, FacilityKind, Household, Person, PopulationGroup
 
@@ -227,7 +227,7 @@ CSV_HEADER = ["ref", "name", "name_ar", "sex", "camp", "household", "sector", "t
 
 
 def write_children_csv(out: Any, rows: list[services.Milestone]) -> None:
-    w = csv.writer(out)
+    w = csv_writer(out)
     w.writerow(CSV_HEADER)
     for m in rows:
         p = m.person

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -12,6 +11,7 @@ from django.core.management.base import CommandError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from custody.core.exports import SafeDictWriter
 from custody.engines.linkage.pipeline import Progress as ProgressFn
 from custody.engines.linkage.records import InputError, Problem, Record, read_csv
 
@@ -67,7 +67,7 @@ def write_rows(out: str, header: Sequence[str], rows: Sequence[dict[str, object]
     except OSError as e:
         raise CommandError(f"{out}: cannot be written ({e.strerror})") from e
     try:
-        w = csv.DictWriter(fh, fieldnames=list(header), extrasaction="ignore")
+        w = SafeDictWriter(fh, fieldnames=list(header), extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
     finally:

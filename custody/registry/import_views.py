@@ -39,8 +39,10 @@ def import_start(request: HttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST" and request.FILES.get("file"):
         upload = request.FILES["file"]
-        data = upload.read()
         try:
+            # The declared size first: an oversized upload is refused without being read into memory.
+            importer.check_upload_size(upload.size)
+            data = upload.read()
             importer.read_table(data, upload.name)
         except importer.ImportFileError as exc:
             error = str(exc)

@@ -14,8 +14,11 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
+from xml.etree.ElementTree import iterparse
 
+from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from custody.engines.names.normalise import script_of
@@ -76,6 +79,61 @@ class ImportFileError(Exception):
     """The file itself cannot be read; nothing was written."""
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What a roster may be, checked before it is parsed: a 310 KB XLSX that declares a million rows of
+    sixteen thousand columns, or a sheet that inflates from kilobytes to gigabytes, is refused from its
+    zip directory and a streaming scan, without the parser ever holding it (issue 14)."""
+
+    max_bytes: int = 50 * 1024 * 1024  # the upload as sent
+    max_rows: int = MAX_ROWS  # data rows, the header not counted
+    max_columns: int = 200
+    max_cells: int = 3_000_000  # rows x columns, as the table is held (short rows are padded)
+    max_xlsx_uncompressed: int = 256 * 1024 * 1024  # sum of the zip members' declared sizes
+    max_xlsx_members: int = 2_000
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        return cls(
+            max_bytes=getattr(settings, "IMPORT_MAX_BYTES", cls.max_bytes),
+            max_rows=getattr(settings, "IMPORT_MAX_ROWS", cls.max_rows),
+            max_columns=getattr(settings, "IMPORT_MAX_COLUMNS", cls.max_columns),
+            max_cells=getattr(settings, "IMPORT_MAX_CELLS", cls.max_cells),
+            max_xlsx_uncompressed=getattr(settings, "IMPORT_MAX_XLSX_UNCOMPRESSED", cls.max_xlsx_uncompressed),
+        )
+
+
+def size_text(n: int) -> str:
+    """Bytes as a person reads them (the limit messages name both sizes)."""
+    if n >= 1024 * 1024:
+        return _("%(n).1f MB") % {"n": n / (1024 * 1024)}
+    if n >= 1024:
+        return _("%(n).1f KB") % {"n": n / 1024}
+    return _("%(n)d bytes") % {"n": n}
+
+
+def check_upload_size(size: int, limits: Limits | None = None) -> None:
+    limits = limits or Limits.from_settings()
+    if size > limits.max_bytes:
+        raise ImportFileError(_("The file is %(size)s; a roster may be at most %(limit)s (IMPORT_MAX_BYTES). Split it into smaller files.")
+                              % {"size": size_text(size), "limit": size_text(limits.max_bytes)})
+
+
+def _too_many_rows(limits: Limits) -> ImportFileError:
+    return ImportFileError(_("The file has more than %(limit)s data rows (IMPORT_MAX_ROWS); split it into smaller files.")
+                           % {"limit": f"{limits.max_rows:,}"})
+
+
+def _too_many_columns(row: int, columns: int, limits: Limits) -> ImportFileError:
+    return ImportFileError(_("Row %(row)d reaches column %(columns)s; a roster may have at most %(limit)s columns (IMPORT_MAX_COLUMNS).")
+                           % {"row": row, "columns": f"{columns:,}", "limit": f"{limits.max_columns:,}"})
+
+
+def _too_many_cells(row: int, limits: Limits) -> ImportFileError:
+    return ImportFileError(_("By row %(row)d the file holds more than %(limit)s cells (rows × columns, IMPORT_MAX_CELLS); split it into smaller files.")
+                           % {"row": row, "limit": f"{limits.max_cells:,}"})
+
+
 @dataclass
 class RowError:
     row: int
@@ -134,13 +192,15 @@ def _check_headers(headers: list[str]) -> list[str]:
     return clean
 
 
-def read_table(data: bytes, file_name: str) -> Table:
+def read_table(data: bytes, file_name: str, limits: Limits | None = None) -> Table:
+    limits = limits or Limits.from_settings()
+    check_upload_size(len(data), limits)
     sha = hashlib.sha256(data).hexdigest()
     if not data:
         raise ImportFileError("The file is empty.")
     lower = file_name.lower()
     if lower.endswith((".xlsx", ".xlsm")) or data[:2] == b"PK":
-        return _read_xlsx(data, file_name, sha)
+        return _read_xlsx(data, file_name, sha, limits)
     text, encoding = decode_bytes(data)
     try:
         delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t").delimiter
@@ -150,11 +210,19 @@ def read_table(data: bytes, file_name: str) -> Table:
     # a malformed line such as `"Ali" Hassan` without complaint; Excel's quoting rules catch it.
     reader = csv.reader(io.StringIO(text, newline=""), csv.excel, delimiter=delimiter, strict=True)
     rows: list[list[str]] = []
+    cells = 0
     try:
         for rec in reader:
+            n = len(rows) + 1
+            if n > limits.max_rows + 1:
+                raise _too_many_rows(limits)
+            if len(rec) > limits.max_columns:
+                raise _too_many_columns(n, len(rec), limits)
+            # Rows are padded to the header's width, so a row counts at least that many cells.
+            cells += max(len(rec), len(rows[0]) if rows else 0)
+            if cells > limits.max_cells:
+                raise _too_many_cells(n, limits)
             rows.append(rec)
-            if len(rows) > MAX_ROWS + 1:
-                raise ImportFileError(f"The file has more than {MAX_ROWS:,} rows; split it into smaller files.")
     except csv.Error as exc:
         raise ImportFileError(f"Row {reader.line_num}: the CSV is malformed or truncated ({exc}).") from exc
     if text and not text.endswith(("\n", "\r")) and rows and text.count('"') % 2 == 1:
@@ -169,19 +237,167 @@ def read_table(data: bytes, file_name: str) -> Table:
     return Table(headers, [r + [""] * (len(headers) - len(r)) for r in body], encoding, sha, file_name)
 
 
-def _read_xlsx(data: bytes, file_name: str, sha: str) -> Table:
+_XLSX_EAGER_PART_LIMIT = 16 * 1024 * 1024
+"""Parts openpyxl reads whole into objects on opening (styles, theme, workbook, relationships) are small
+in any real workbook; a styles.xml of a million cell formats is a bomb of its own."""
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _column_index(ref: str) -> int:
+    n = 0
+    for ch in ref:
+        if "A" <= ch <= "Z":
+            n = n * 26 + ord(ch) - 64
+        elif "a" <= ch <= "z":
+            n = n * 26 + ord(ch) - 96
+        else:
+            break
+    return n
+
+
+def _rels(zf: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
+    """Relationship id -> (type, target part) for `part` (an OOXML .rels file)."""
+    folder, _sep, name = part.rpartition("/")
+    rels_part = f"{folder}/_rels/{name}.rels" if folder else f"_rels/{name}.rels"
+    out: dict[str, tuple[str, str]] = {}
+    try:
+        with zf.open(rels_part) as fh:
+            for _event, el in iterparse(fh):
+                if _local(el.tag) == "Relationship":
+                    target = el.get("Target", "")
+                    if target.startswith("/"):
+                        target = target[1:]
+                    elif folder:
+                        target = f"{folder}/{target}"
+                    out[el.get("Id", "")] = (el.get("Type", ""), target)
+    except KeyError:
+        pass
+    return out
+
+
+def _first_sheet_part(zf: zipfile.ZipFile) -> str:
+    workbook = next((t for kind, t in _rels(zf, "").values() if kind.endswith("/officeDocument")), "xl/workbook.xml")
+    sheet_rid = ""
+    with zf.open(workbook) as fh:
+        for _event, el in iterparse(fh):
+            if _local(el.tag) == "sheet":
+                sheet_rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), "")
+                break
+    target = _rels(zf, workbook).get(sheet_rid, ("", ""))[1]
+    if not target:
+        raise ImportFileError(_("The XLSX file names no worksheet; is it a roster?"))
+    return target.replace("/./", "/")
+
+
+def _scan_sheet(zf: zipfile.ZipFile, part: str, limits: Limits) -> tuple[int, int]:
+    """Stream the sheet's XML, counting rows, columns and cells as the reader would lay them out (openpyxl
+    pads every row to the widest column and fills skipped rows), and stop at the first limit passed.
+    Memory stays constant: each row element is dropped once seen."""
+    row = max_col = col = 0
+    sheet_data = None
+    with zf.open(part) as fh:
+        for event, el in iterparse(fh, events=("start", "end")):
+            tag = _local(el.tag)
+            if event == "start":
+                if tag == "sheetData":
+                    sheet_data = el
+                elif tag == "row":
+                    r = el.get("r", "")
+                    row = int(r) if r.isdigit() else row + 1
+                    col = 0
+                    if row > limits.max_rows + 1:
+                        raise _too_many_rows(limits)
+                elif tag == "c":
+                    ref = el.get("r", "")
+                    col = _column_index(ref) if ref else col + 1
+                    if col > limits.max_columns:
+                        raise _too_many_columns(row, col, limits)
+                    max_col = max(max_col, col)
+                    if row * max_col > limits.max_cells:
+                        raise _too_many_cells(row, limits)
+            elif tag == "row" and sheet_data is not None:
+                sheet_data.clear()
+    return row, max_col
+
+
+def _count_shared_strings(zf: zipfile.ZipFile, part: str, limits: Limits) -> None:
+    count = 0
+    root = None
+    with zf.open(part) as fh:
+        for event, el in iterparse(fh, events=("start", "end")):
+            if event == "start":
+                root = root if root is not None else el
+                continue
+            if _local(el.tag) == "si":
+                count += 1
+                if count > limits.max_cells:
+                    raise ImportFileError(_("The XLSX file holds more than %(limit)s distinct texts, more than a roster's cells (IMPORT_MAX_CELLS).")
+                                          % {"limit": f"{limits.max_cells:,}"})
+                if root is not None:
+                    root.clear()
+
+
+def check_xlsx(data: bytes, limits: Limits | None = None) -> tuple[str, int, int]:
+    """Everything that bounds the work of reading an XLSX roster, decided before openpyxl sees it:
+    the zip directory's declared sizes (zipfile never inflates a member past its declared size, so the
+    declared total is a true bound), then a streaming scan of the first sheet. Returns the sheet's part
+    name, its last row and its last column."""
+    limits = limits or Limits.from_settings()
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
+        raise ImportFileError(f"The XLSX file is damaged or truncated and cannot be opened ({exc.__class__.__name__}).") from exc
+    if len(infos) > limits.max_xlsx_members:
+        raise ImportFileError(_("The XLSX file packs %(n)s parts; a workbook holding a roster has far fewer (limit %(limit)s).")
+                              % {"n": f"{len(infos):,}", "limit": f"{limits.max_xlsx_members:,}"})
+    total = sum(i.file_size for i in infos)
+    if total > limits.max_xlsx_uncompressed:
+        raise ImportFileError(_("Unpacked, the XLSX file would be %(size)s (%(ratio)s times its %(packed)s); a roster may unpack to at most %(limit)s (IMPORT_MAX_XLSX_UNCOMPRESSED).")
+                              % {"size": size_text(total), "ratio": f"{total // max(len(data), 1):,}", "packed": size_text(len(data)),
+                                 "limit": size_text(limits.max_xlsx_uncompressed)})
+    try:
+        sheet = _first_sheet_part(zf)
+        eager = [i for i in infos if not i.filename.startswith(("xl/worksheets/", "xl/media/")) and not i.filename.endswith("sharedStrings.xml")]
+        for info in eager:
+            if info.file_size > _XLSX_EAGER_PART_LIMIT:
+                raise ImportFileError(_("The XLSX part %(part)s unpacks to %(size)s; such a part is at most %(limit)s in a workbook holding a roster.")
+                                      % {"part": info.filename, "size": size_text(info.file_size), "limit": size_text(_XLSX_EAGER_PART_LIMIT)})
+        rows, columns = _scan_sheet(zf, sheet, limits)
+        for info in infos:
+            if info.filename.endswith("sharedStrings.xml"):
+                _count_shared_strings(zf, info.filename, limits)
+    except ImportFileError:
+        raise
+    except (KeyError, zipfile.BadZipFile, OSError, ValueError, SyntaxError, EOFError) as exc:
+        # SyntaxError: xml.etree's ParseError; EOFError, BadZipFile: a truncated or corrupt member.
+        raise ImportFileError(f"The XLSX file is damaged or truncated and cannot be opened ({exc.__class__.__name__}).") from exc
+    return sheet, rows, columns
+
+
+def _read_xlsx(data: bytes, file_name: str, sha: str, limits: Limits) -> Table:
     import openpyxl
 
+    sheet, max_row, max_col = check_xlsx(data, limits)
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise ImportFileError(f"The XLSX file is damaged or truncated and cannot be opened ({exc.__class__.__name__}).") from exc
+    if not wb.worksheets:
+        raise ImportFileError("The first sheet is empty.")
     ws = wb.worksheets[0]
+    if getattr(ws, "_worksheet_path", sheet) != sheet:
+        # openpyxl chose another part than the one scanned: never read an unscanned sheet.
+        raise ImportFileError(f"The XLSX file's first sheet could not be located ({sheet}).")
     rows: list[list[str]] = []
-    for rec in ws.iter_rows(values_only=True):
-        rows.append(["" if v is None else (v.date().isoformat() if isinstance(v, dt.datetime) else v.isoformat() if isinstance(v, dt.date) else str(v)) for v in rec])
-        if len(rows) > MAX_ROWS + 1:
-            raise ImportFileError(f"The sheet has more than {MAX_ROWS:,} rows; split it.")
+    if max_row and max_col:
+        # Bounds from the scan, not the sheet's own <dimension>, which a hostile file inflates.
+        for rec in ws.iter_rows(min_row=1, max_row=max_row, min_col=1, max_col=max_col, values_only=True):
+            rows.append(["" if v is None else (v.date().isoformat() if isinstance(v, dt.datetime) else v.isoformat() if isinstance(v, dt.date) else str(v)) for v in rec])
+    wb.close()
     if not rows:
         raise ImportFileError("The first sheet is empty.")
     headers = _check_headers(rows[0])

@@ -10,7 +10,6 @@ Columns: identity only. Never risk tier, rationale, faction, facility, custodian
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from custody.accounts.models import Agency, Classification
 from custody.core.errors import RuleError
+from custody.core.exports import append_row, csv_writer
 from custody.registry.countries import country_name
 from custody.registry.models import IdentifierKind, Person
 from custody.repatriation.models import Repatriation, StepKind, repatriation_agencies
@@ -98,7 +98,7 @@ def render(user: Any, code: str, fmt: str, language: str = "en") -> tuple[bytes,
 
 def _csv(exp: Export) -> bytes:
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csv_writer(buf)
     w.writerow(exp.headers)
     w.writerows(exp.rows)
     # BOM: spreadsheet programs then read the Arabic names as UTF-8.
@@ -112,11 +112,11 @@ def _xlsx(exp: Export) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = exp.code
-    ws.append(exp.headers)
+    append_row(ws, exp.headers)
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in exp.rows:
-        ws.append(row)
+        append_row(ws, row)
     for col, width in zip("ABCDEFGHIJKL", (11, 30, 30, 8, 12, 18, 16, 26, 16, 10, 30, 24), strict=True):
         ws.column_dimensions[col].width = width
     buf = io.BytesIO()

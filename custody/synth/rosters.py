@@ -10,11 +10,11 @@ in two rosters; every row keeps its true identity id for evaluation.
 
 from __future__ import annotations
 
-import csv
 import random
 from collections.abc import Callable
 from pathlib import Path
 
+from custody.core.exports import csv_writer
 from custody.synth import places
 from custody.synth.model import Name, Person, Population, Roster, RosterRow
 from custody.synth.rand import below, between, pick, weighted
@@ -306,7 +306,7 @@ def write_roster_csv(population: Population, source: str, path: str | Path, enco
     columns = [c for c in CSV_COLUMNS
                if (c != "name_ar" or roster.has_arabic) and (c != "aliases" or any(r.aliases for r in roster.rows))]
     with open(path, "w", encoding=encoding, newline="") as fh:
-        writer = csv.writer(fh)
+        writer = csv_writer(fh)
         writer.writerow(columns)
         for r in roster.rows:
             values = {

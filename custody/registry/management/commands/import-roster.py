@@ -40,6 +40,7 @@ class Command(CustodyCommand):
         if not path.is_file():
             raise CommandError(f"No file at {path}.")
         try:
+            importer.check_upload_size(path.stat().st_size)
             table = importer.read_table(path.read_bytes(), path.name)
         except importer.ImportFileError as exc:
             raise CommandError(str(exc)) from exc
