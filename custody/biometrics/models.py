@@ -16,13 +16,13 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from custody.core.access import RestrictedQuerySet, can
+from custody.core.access import RestrictedQuerySet, can, person_scoped_q
 from custody.core.history import track
 from custody.registry.models import Person
 
 
 def _person_visible(user: Any, action: str, prefix: str = "person") -> Q:
-    return Q(**{f"{prefix}__in": Person.objects.filter(Person.access_q(user, "view")).values("pk")})
+    return person_scoped_q(user, action, prefix)
 
 
 def _images_q(user: Any, action: str, prefix: str = "person") -> Q:

@@ -15,13 +15,13 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from custody.core.access import RestrictedQuerySet, can
+from custody.core.access import RestrictedQuerySet, can, person_scoped_q
 from custody.core.history import track
 from custody.registry.models import Person
 
 
 def _visible_people(user: Any, action: str) -> Any:
-    return Person.objects.filter(Person.access_q(user, action)).values("pk")
+    return Person.objects.filter(person_scoped_q(user, action, "pk")).values("pk")
 
 
 class MovementKind(models.TextChoices):

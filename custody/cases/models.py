@@ -16,14 +16,14 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
-from custody.core.access import RestrictedQuerySet, can, clearance_q, releasable_exists
+from custody.core.access import RestrictedQuerySet, can, clearance_q, person_scoped_q, releasable_exists
 from custody.core.history import track
 from custody.core.releasable import Releasable
 from custody.registry.models import Person
 
 
 def visible_people(user: Any, action: str = "view") -> Any:
-    return Person.objects.filter(Person.access_q(user, action)).values("pk")
+    return Person.objects.filter(person_scoped_q(user, action, "pk")).values("pk")
 
 
 class ItemKind(models.TextChoices):

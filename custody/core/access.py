@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
@@ -107,6 +108,16 @@ def releasable_exists(model: type[models.Model], user: Any, field: str = "releas
     q |= Q(originating_agency_id=agency_id)
     q |= Q(Exists(through.objects.filter(**{src: OuterRef("pk"), dst: agency_id})))
     return q
+
+
+def person_scoped_q(user: Any, action: str = "view", field: str = "person") -> Q:
+    """The one rule for records visible through their person: a row is reachable for `action` when the
+    person its `field` names is (Person.access_q for the same action). Every such model builds its
+    access_q from this, so a change to who may see a person reaches them all at once.
+
+    Person is looked up through the app registry, not imported: core sits below the registry."""
+    person = apps.get_model("registry", "Person")
+    return Q(**{f"{field}__in": person.objects.filter(person.access_q(user, action)).values("pk")})
 
 
 class RestrictedQuerySet(models.QuerySet):

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from custody.core.access import RestrictedQuerySet
+from custody.core.access import RestrictedQuerySet, person_scoped_q
 from custody.core.history import track
 from custody.registry.models import CustodyStatus
 
@@ -63,9 +63,7 @@ class EventKind(models.TextChoices):
 
 
 def _person_visible_q(user: Any, action: str) -> Q:
-    from custody.registry.models import Person
-
-    return Q(person__in=Person.objects.filter(Person.access_q(user, action)).values("pk"))
+    return person_scoped_q(user, action)
 
 
 class LedgerEvent(AppendOnly):
@@ -279,9 +277,7 @@ class Discrepancy(models.Model):
 
     @classmethod
     def access_q(cls, user: Any, action: str) -> Q:
-        from custody.registry.models import Person
-
-        return Q(person__isnull=True) | Q(person__in=Person.objects.filter(Person.access_q(user, action)).values("pk"))
+        return Q(person__isnull=True) | person_scoped_q(user, action)
 
 
 @track
@@ -424,3 +420,45 @@ class VerificationRun(models.Model):
         from custody.core.access import can
 
         return Q() if can(user, "approve") else Q(pk__in=[])
+
+
+@track
+class Delegation(models.Model):
+    """A custodian agency lets another agency record custody events for the people it holds (optionally
+    only those at one facility), for a stated reason and a stated time. The custodian rule
+    (custody.ledger.authority) reads it; granting and revoking go through the one door and are audited.
+    Rows are never deleted: a revoked delegation stays, with who revoked it and why."""
+
+    from_agency = models.ForeignKey("accounts.Agency", on_delete=models.PROTECT, related_name="+", verbose_name=_("custodian"))
+    to_agency = models.ForeignKey("accounts.Agency", on_delete=models.PROTECT, related_name="+", verbose_name=_("delegated to"))
+    facility = models.ForeignKey("registry.Facility", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                 verbose_name=_("only at facility"))
+    valid_from = models.DateField(_("valid from"))
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    reason = models.TextField(_("reason"))
+    created_at = models.DateTimeField(_("granted"), auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("granted by"))
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                   verbose_name=_("revoked by"))
+    revoke_reason = models.TextField(_("reason for revoking"), blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("delegation")
+        verbose_name_plural = _("delegations")
+        indexes = [models.Index(fields=["to_agency", "from_agency"])]
+
+    def __str__(self) -> str:
+        return f"{self.from_agency_id} -> {self.to_agency_id}"
+
+    def in_force(self, day: Any) -> bool:
+        return self.revoked_at is None and self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
+
+    @classmethod
+    def access_q(cls, user: Any, action: str) -> Q:
+        # Who may write whose records is what every agency of the working group must be able to check:
+        # a delegation names agencies, a facility and a reason, never a person.
+        return Q()

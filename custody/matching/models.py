@@ -13,14 +13,13 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from custody.core.access import RestrictedQuerySet
+from custody.core.access import RestrictedQuerySet, person_scoped_q
 from custody.core.history import track
 from custody.registry.models import Person
 
 
 def _both_visible(user: Any, action: str, a: str = "person_a", b: str = "person_b") -> Q:
-    visible = Person.objects.filter(Person.access_q(user, "view")).values("pk")
-    return Q(**{f"{a}__in": visible}) & Q(**{f"{b}__in": visible})
+    return person_scoped_q(user, action, a) & person_scoped_q(user, action, b)
 
 
 class PairStatus(models.TextChoices):

@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
-from custody.core.access import RestrictedQuerySet, clearance_q, releasable_exists
+from custody.core.access import RestrictedQuerySet, clearance_q, person_scoped_q, releasable_exists
 from custody.core.history import track
 from custody.core.releasable import Releasable
 
@@ -183,7 +183,8 @@ class Person(Releasable):
     medical_flag = models.BooleanField(_("medical"), default=False)
     medical_note = models.CharField(_("medical note"), max_length=300, blank=True)
     household = models.ForeignKey(Household, null=True, blank=True, on_delete=models.SET_NULL, related_name="members", verbose_name=_("household"))
-    # Maintained by the custody ledger's projection, in the same transaction as each event.
+    # Written only by custody.ledger.projection.save, through the ORM, in the same transaction as each
+    # ledger event (one owner of custody state); everything else reads them.
     current_facility = models.ForeignKey(Facility, null=True, blank=True, on_delete=models.PROTECT, related_name="people", verbose_name=_("facility"))
     current_custodian = models.ForeignKey("accounts.Agency", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("custodian"))
     custody_status = models.CharField(
@@ -261,7 +262,7 @@ class PersonName(models.Model):
 
     @classmethod
     def access_q(cls, user: Any, action: str) -> Q:
-        return Q(person__in=Person.objects.filter(Person.access_q(user, action)).values("pk"))
+        return person_scoped_q(user, action)
 
 
 class NameToken(models.Model):
@@ -317,7 +318,7 @@ class Identifier(models.Model):
 
     @classmethod
     def access_q(cls, user: Any, action: str) -> Q:
-        return Q(person__in=Person.objects.filter(Person.access_q(user, action)).values("pk"))
+        return person_scoped_q(user, action)
 
 
 @track
@@ -338,7 +339,7 @@ class Nationality(models.Model):
 
     @classmethod
     def access_q(cls, user: Any, action: str) -> Q:
-        return Q(person__in=Person.objects.filter(Person.access_q(user, action)).values("pk"))
+        return person_scoped_q(user, action)
 
 
 class Relation(models.TextChoices):
@@ -382,8 +383,7 @@ class FamilyLink(models.Model):
 
     @classmethod
     def access_q(cls, user: Any, action: str) -> Q:
-        visible = Person.objects.filter(Person.access_q(user, action)).values("pk")
-        return Q(person__in=visible) & Q(relative__in=visible)
+        return person_scoped_q(user, action) & person_scoped_q(user, action, "relative")
 
 
 @track
@@ -403,8 +403,7 @@ class KeepApart(models.Model):
 
     @classmethod
     def access_q(cls, user: Any, action: str) -> Q:
-        visible = Person.objects.filter(Person.access_q(user, action)).values("pk")
-        return Q(person__in=visible) & Q(other__in=visible)
+        return person_scoped_q(user, action) & person_scoped_q(user, action, "other")
 
 
 class FileKind(models.TextChoices):
@@ -435,5 +434,4 @@ class PersonFile(Releasable):
 
     @classmethod
     def access_q(cls, user: Any, action: str) -> Q:
-        visible = Person.objects.filter(Person.access_q(user, action)).values("pk")
-        return Q(person__in=visible) & clearance_q(user) & releasable_exists(cls, user)
+        return person_scoped_q(user, action) & clearance_q(user) & releasable_exists(cls, user)

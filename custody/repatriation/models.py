@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from custody.core.access import RestrictedQuerySet
+from custody.core.access import RestrictedQuerySet, person_scoped_q
 from custody.core.history import track
 from custody.registry.models import Person
 
@@ -36,7 +36,7 @@ def _writers_q(user: Any, action: str) -> Q:
 
 
 def visible_people(user: Any) -> Any:
-    return Person.objects.filter(Person.access_q(user, "view")).values("pk")
+    return Person.objects.filter(person_scoped_q(user, "view", "pk")).values("pk")
 
 
 class Position(models.TextChoices):
