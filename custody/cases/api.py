@@ -1,13 +1,12 @@
 """Cases API: items, disclosure requests and their decisions, prosecution files, case status, recipients.
-Every state change goes through services; a refused action answers 400 with the rule's message and is
-audited as denied."""
+Every state change is an action of custody.cases.services (one door: checked, written and audited
+there); a refusal is answered by DRF's exception handler (400, 403, 404 or 409, with the rule's message)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 from django.http import Http404
@@ -18,7 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from custody.cases import prosecution, services
+from custody.cases import services
 from custody.cases.models import (
     Case,
     DisclosureEvent,
@@ -32,8 +31,7 @@ from custody.core import audit
 from custody.core.access import restrict
 from custody.core.api import RestrictedReadOnlyViewSet
 from custody.core.downloads import audited_download
-from custody.core.errors import RuleError
-from custody.registry.models import Person
+from custody.core.errors import BadInput
 
 # ---------------------------------------------------------------- serializers
 
@@ -192,27 +190,11 @@ def _valid(serializer_cls: type[serializers.Serializer], request: Request) -> di
     return dict(s.validated_data)
 
 
-def _run(request: Request, audit_action: str, obj: Any, fn: Callable[[], Any], **detail: Any) -> Any:
-    """Run a service call; a RuleError becomes a 400 naming the rule, audited as denied."""
+def _base64(name: str, text: str, field: str) -> bytes:
     try:
-        return fn()
-    except RuleError as exc:
-        audit.record(request, audit_action, obj=obj, outcome="denied", message=exc.message, via="api", **detail)
-        return Response({"detail": exc.message, "rule": exc.rule, "field": exc.field}, status=status.HTTP_400_BAD_REQUEST)
-
-
-def _person(request: Request, ref: str) -> Person:
-    p = restrict(Person.objects.all(), request.user).filter(ref=ref).first()
-    if p is None:
-        raise Http404("not found")
-    return p
-
-
-def _recipient(code: str) -> Recipient:
-    r = Recipient.objects.filter(code=code).first()
-    if r is None:
-        raise RuleError(_("No recipient has the code %(code)s.") % {"code": code}, field="recipient")
-    return r
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadInput(_("Attachment “%(name)s”: content_base64 is not valid base64.") % {"name": name}, field=field) from exc
 
 
 class _ViewRestricted(RestrictedReadOnlyViewSet):
@@ -249,63 +231,35 @@ class ItemViewSet(_ViewRestricted):
     @extend_schema(request=CasesItemIn, responses=CasesItemSerializer)
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         d = _valid(CasesItemIn, request)
-
-        def go() -> Response:
-            people = list(restrict(Person.objects.filter(ref__in=d["people"]), request.user))
-            missing = sorted(set(d["people"]) - {p.ref for p in people})
-            if missing:
-                raise RuleError(_("No person you may see has the reference(s) %(refs)s.") % {"refs": ", ".join(missing)}, field="people")
-            files = []
-            for f in d["attachments"]:
-                try:
-                    files.append((f["name"], base64.b64decode(f["content_base64"], validate=True)))
-                except (binascii.Error, ValueError) as exc:
-                    raise RuleError(_("Attachment “%(name)s”: content_base64 is not valid base64.") % {"name": f["name"]},
-                                    field="attachments") from exc
-            item = services.create_item(request.user, kind=d["kind"], title=d["title"], source=d["source"], people=people, body=d["body"],
-                                        item_date=d["item_date"], classification=d["classification"], release_all=d["release_all"],
-                                        releasable_to=d["releasable_to"], nations=d["nations"], attachments=files)
-            audit.record(request, "item_create", obj=item, ref=item.ref, via="api")
-            return Response(CasesItemSerializer(item, context={"request": request}).data, status=status.HTTP_201_CREATED)
-
-        return _run(request, "item_create", None, go)
+        files = [(f["name"], _base64(f["name"], f["content_base64"], "attachments")) for f in d["attachments"]]
+        item = services.do_create_item(request.user, kind=d["kind"], title=d["title"], source=d["source"], people=d["people"],
+                                       body=d["body"], item_date=d["item_date"], classification=d["classification"],
+                                       release_all=d["release_all"], releasable_to=d["releasable_to"], nations=d["nations"],
+                                       attachments=files)
+        return Response(CasesItemSerializer(item, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=CasesReleasabilityIn, responses=CasesItemSerializer)
     @action(detail=True, methods=["post"])
     def releasability(self, request: Request, ref: str | None = None, **kwargs: Any) -> Response:
         item = self.get_object()
         d = _valid(CasesReleasabilityIn, request)
-
-        def go() -> Response:
-            change = services.set_releasability(request.user, item, release_all=d["release_all"], agencies=d["releasable_to"],
-                                                nations=d["nations"], reason=d["reason"], classification=d["classification"])
-            audit.record(request, "releasability_change", obj=item, before=change.before, after=change.after, via="api")
-            item.refresh_from_db()
-            return Response(CasesItemSerializer(item, context={"request": request}).data)
-
-        return _run(request, "releasability_change", item, go)
+        services.do_set_releasability(request.user, item.ref, release_all=d["release_all"], agencies=d["releasable_to"],
+                                      nations=d["nations"], reason=d["reason"], classification=d["classification"])
+        item = self.get_queryset().get(pk=item.pk)
+        return Response(CasesItemSerializer(item, context={"request": request}).data)
 
     @extend_schema(request=CasesFileIn, responses=CasesAttachmentOut)
     @action(detail=True, methods=["post"])
     def attachments(self, request: Request, ref: str | None = None, **kwargs: Any) -> Response:
         item = self.get_object()
         upload = request.FILES.get("file")
-
-        def go() -> Response:
-            if upload is not None:
-                name, data = upload.name, upload.read()
-            else:
-                d = _valid(CasesFileIn, request)
-                try:
-                    name, data = d["name"], base64.b64decode(d["content_base64"], validate=True)
-                except (binascii.Error, ValueError) as exc:
-                    raise RuleError(_("Attachment “%(name)s”: content_base64 is not valid base64.") % {"name": d["name"]},
-                                    field="content_base64") from exc
-            att = services.add_attachment(request.user, item, name, data)
-            audit.record(request, "attachment_add", obj=att, item=item.ref, sha256=att.sha256, via="api")
-            return Response(CasesAttachmentOut(att).data, status=status.HTTP_201_CREATED)
-
-        return _run(request, "attachment_add", item, go)
+        if upload is not None:
+            name, data = upload.name, upload.read()
+        else:
+            d = _valid(CasesFileIn, request)
+            name, data = d["name"], _base64(d["name"], d["content_base64"], "content_base64")
+        att = services.do_add_attachment(request.user, item.ref, name, data)
+        return Response(CasesAttachmentOut(att).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["get"], url_path=r"attachments/(?P<att_id>\d+)")
     def attachment(self, request: Request, ref: str | None = None, att_id: str = "", **kwargs: Any) -> Any:
@@ -321,21 +275,9 @@ class ItemViewSet(_ViewRestricted):
     def redact(self, request: Request, ref: str | None = None, **kwargs: Any) -> Response:
         item = self.get_object()
         d = _valid(CasesRedactIn, request)
-
-        def go() -> Response:
-            att = None
-            if d["attachment"]:
-                att = item.attachments.filter(pk=d["attachment"]).first()
-                if att is None:
-                    raise RuleError(_("Item %(ref)s has no file #%(id)s.") % {"ref": item.ref, "id": d["attachment"]}, field="attachment")
-            if att is not None and att.is_image:
-                copy = services.redact_image(request.user, item, att, [tuple(r) for r in d["regions"]], reason=d["reason"])
-            else:
-                copy = services.redact_text(request.user, item, [tuple(s) for s in d["spans"]], attachment=att, reason=d["reason"])
-            audit.record(request, "redaction_create", obj=copy, item=item.ref, sha256=copy.sha256, via="api")
-            return Response(CasesRedactionSerializer(copy).data, status=status.HTTP_201_CREATED)
-
-        return _run(request, "redaction_create", item, go)
+        copy = services.do_redact(request.user, item.ref, attachment=d["attachment"], spans=d["spans"], regions=d["regions"],
+                                  reason=d["reason"])
+        return Response(CasesRedactionSerializer(copy).data, status=status.HTTP_201_CREATED)
 
 
 class DisclosureViewSet(_ViewRestricted):
@@ -362,54 +304,33 @@ class DisclosureViewSet(_ViewRestricted):
     @extend_schema(request=CasesDisclosureIn, responses=CasesDisclosureSerializer)
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         d = _valid(CasesDisclosureIn, request)
-        item = restrict(Item.objects.all(), request.user).filter(ref=d["item"]).first()
-        if item is None:
-            raise Http404("not found")
+        req = services.do_request_disclosure(request.user, d["item"], d["recipient"], d["justification"])
+        return Response(CasesDisclosureSerializer(req).data, status=status.HTTP_201_CREATED)
 
-        def go() -> Response:
-            req = services.request_disclosure(request.user, item, _recipient(d["recipient"]), d["justification"])
-            audit.record(request, "disclosure_request", obj=req, item=item.ref, recipient=d["recipient"], via="api")
-            return Response(CasesDisclosureSerializer(req).data, status=status.HTTP_201_CREATED)
-
-        return _run(request, "disclosure_request", item, go)
-
-    def _decide(self, request: Request, name: str, fn: Callable[[DisclosureRequest, dict[str, Any]], DisclosureRequest]) -> Response:
+    def _decide(self, request: Request, fn: Callable[[DisclosureRequest, dict[str, Any]], DisclosureRequest]) -> Response:
         req = self.get_object()
-        d = _valid(CasesDecisionIn, request)
-
-        def go() -> Response:
-            out = fn(req, d)
-            audit.record(request, f"disclosure_{name}", obj=out, item=out.item.ref, state=out.state, via="api")
-            out = self.get_queryset().get(pk=out.pk)
-            return Response(CasesDisclosureSerializer(out).data)
-
-        return _run(request, f"disclosure_{name}", req, go)
+        out = fn(req, _valid(CasesDecisionIn, request))
+        return Response(CasesDisclosureSerializer(self.get_queryset().get(pk=out.pk)).data)
 
     @extend_schema(request=CasesDecisionIn, responses=CasesDisclosureSerializer)
     @action(detail=True, methods=["post"])
     def review(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
-        return self._decide(request, "review", lambda r, d: services.start_review(request.user, r, d["reason"]))
+        return self._decide(request, lambda r, d: services.do_start_review(request.user, r.pk, d["reason"]))
 
     @extend_schema(request=CasesDecisionIn, responses=CasesDisclosureSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
-        def fn(r: DisclosureRequest, d: dict[str, Any]) -> DisclosureRequest:
-            copies = list(restrict(RedactedCopy.objects.filter(pk__in=d["redactions"], item=r.item), request.user))
-            if len(copies) != len(set(d["redactions"])):
-                raise RuleError(_("Some redacted copies are not copies of item %(ref)s.") % {"ref": r.item.ref}, field="redactions")
-            return services.approve(request.user, r, d["reason"], copies)
-
-        return self._decide(request, "approve", fn)
+        return self._decide(request, lambda r, d: services.do_approve(request.user, r.pk, d["reason"], d["redactions"]))
 
     @extend_schema(request=CasesDecisionIn, responses=CasesDisclosureSerializer)
     @action(detail=True, methods=["post"])
     def refuse(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
-        return self._decide(request, "refuse", lambda r, d: services.refuse(request.user, r, d["reason"]))
+        return self._decide(request, lambda r, d: services.do_refuse(request.user, r.pk, d["reason"]))
 
     @extend_schema(request=CasesDecisionIn, responses=CasesDisclosureSerializer)
     @action(detail=True, methods=["post"])
     def withdraw(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
-        return self._decide(request, "withdraw", lambda r, d: services.withdraw(request.user, r, d["reason"]))
+        return self._decide(request, lambda r, d: services.do_withdraw(request.user, r.pk, d["reason"]))
 
 
 class ProsecutionFileViewSet(_ViewRestricted):
@@ -420,15 +341,8 @@ class ProsecutionFileViewSet(_ViewRestricted):
     @extend_schema(request=CasesGenerateIn, responses=CasesFileSerializer)
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         d = _valid(CasesGenerateIn, request)
-        person = _person(request, d["person"])
-
-        def go() -> Response:
-            pf = prosecution.generate(request.user, person, _recipient(d["recipient"]), language=d["language"], item_refs=d["items"])
-            audit.record(request, "case_file_generate", obj=pf, person=person.ref, recipient=d["recipient"], items=pf.item_refs,
-                         pdf_sha256=pf.pdf_sha256, bundle_sha256=pf.bundle_sha256, via="api")
-            return Response(CasesFileSerializer(pf).data, status=status.HTTP_201_CREATED)
-
-        return _run(request, "case_file_generate", person, go, recipient=d["recipient"])
+        pf = services.do_generate_file(request.user, d["person"], d["recipient"], language=d["language"], item_refs=d["items"])
+        return Response(CasesFileSerializer(pf).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(parameters=[OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=["pdf", "json"])])
     @action(detail=True, methods=["get"], url_path=r"download/(?P<fmt>[^/.]+)")
@@ -467,16 +381,9 @@ class CaseViewSet(_ViewRestricted):
     @extend_schema(request=CasesCaseIn, responses=CasesCaseSerializer)
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         d = _valid(CasesCaseIn, request)
-        person = _person(request, d["person"])
-
-        def go() -> Response:
-            on: date = d["on"]
-            case = services.set_case_status(request.user, person, stage=d["stage"], on=on, court=d["court"], note=d["note"],
-                                            verdict=d["verdict"], sentence=d["sentence"], next_hearing=d["next_hearing"])
-            audit.record(request, "case_status", obj=case, person=person.ref, stage=case.stage, via="api")
-            return Response(CasesCaseSerializer(case).data, status=status.HTTP_201_CREATED)
-
-        return _run(request, "case_status", person, go)
+        case = services.do_set_case_status(request.user, d["person"], stage=d["stage"], on=d["on"], court=d["court"], note_text=d["note"],
+                                           verdict=d["verdict"], sentence=d["sentence"], next_hearing=d["next_hearing"])
+        return Response(CasesCaseSerializer(case).data, status=status.HTTP_201_CREATED)
 
 
 class RecipientViewSet(_ViewRestricted):

@@ -16,20 +16,18 @@ Reviewers' internal reasons are not part of the file; the disclosure number and 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.files.base import ContentFile
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from custody.accounts.models import Classification
-from custody.cases.models import DisclosureRequest, ItemKind, ProsecutionFile, RedactionKind
-from custody.cases.services import approved_for, sha256
-from custody.core.access import can, restrict
+from custody.cases.models import APPROVED_STATES, DisclosureRequest, Item, ItemKind, RedactionKind
+from custody.core.access import restrict
 from custody.core.errors import RuleError
 from custody.registry.countries import country_name
 from custody.registry.models import FileKind, IdentifierKind, Person, PersonFile
@@ -39,6 +37,18 @@ PHOTO_MAX_CLASSIFICATION = Classification.RESTRICTED
 # Identity documents a court needs; enrolment ids and list references are internal.
 IDENTIFIER_KINDS = (IdentifierKind.PASSPORT, IdentifierKind.NATIONAL_ID, IdentifierKind.PRISONER, IdentifierKind.DOCUMENT)
 LANGUAGES = ("en", "ar")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def approved_for(user: Any, person: Person, recipient: Any) -> list[DisclosureRequest]:
+    """Approved disclosures of this person's items to this recipient that still hold: the item is still
+    releasable to the recipient's country and the user may still see it."""
+    items = restrict(Item.objects.filter(people=person), user).filter(release_nations__country=recipient.country)
+    return list(DisclosureRequest.objects.filter(recipient=recipient, state__in=APPROVED_STATES, item__in=items.values("pk"))
+                .select_related("item").prefetch_related("redactions").order_by("item__ref", "-decided_at"))
 
 
 def _read(field: Any) -> bytes:
@@ -178,28 +188,3 @@ def select_requests(user: Any, person: Person, recipient: Any, item_refs: Sequen
                             % {"ref": ref, "rcpt": recipient.code}, rule="not_approved", field="items")
         chosen.append(latest[ref])
     return chosen
-
-
-@transaction.atomic
-def generate(user: Any, person: Person, recipient: Any, *, language: str = "en", item_refs: Sequence[str] | None = None) -> ProsecutionFile:
-    if not can(user, "export"):
-        raise RuleError(_("Generating a prosecution file needs the analyst role or higher."), rule="role")
-    if language not in LANGUAGES:
-        raise RuleError(_("Language must be en or ar."), field="language")
-    if not restrict(Person.objects.filter(pk=person.pk), user).exists():
-        raise RuleError(_("Person %(ref)s is not one you may see.") % {"ref": person.ref})
-    requests = select_requests(user, person, recipient, item_refs)
-    bundle = build_bundle(user, person, recipient, requests, language)
-    pdf = render_pdf(bundle, language)
-    bundle["pdf_sha256"] = sha256(pdf)
-    data = json.dumps(bundle, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
-    stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
-    pf = ProsecutionFile(person=person, recipient=recipient, language=language, generated_by=user,
-                         item_refs=[r.item.ref for r in requests], disclosure_ids=[r.pk for r in requests],
-                         pdf_sha256=sha256(pdf), bundle_sha256=sha256(data))
-    base = f"{person.ref}_{recipient.code}_{language}_{stamp}"
-    pf.pdf.save(f"{base}.pdf", ContentFile(pdf), save=False)
-    pf.bundle.save(f"{base}.json", ContentFile(data), save=False)
-    pf.save()
-    pf.items.set([r.item for r in requests])
-    return pf

@@ -3,8 +3,6 @@ recipients. Every query goes through restrict(); every read, change, refusal and
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
@@ -12,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from custody.cases import prosecution, services
+from custody.cases import services
 from custody.cases.forms import (
     AttachForm,
     CaseStatusForm,
@@ -40,14 +38,9 @@ from custody.cases.models import (
 from custody.core import audit
 from custody.core.access import can, get_restricted, restrict
 from custody.core.downloads import audited_download
-from custody.core.errors import RuleError
-from custody.registry.countries import country_name, is_country_code
+from custody.core.errors import Refusal
+from custody.registry.countries import country_name
 from custody.registry.models import Facility, Person, PopulationGroup
-
-
-def _refused(request: HttpRequest, action: str, exc: RuleError, obj: Any = None, **detail: Any) -> None:
-    audit.record(request, action, obj=obj, outcome="denied", message=exc.message, **detail)
-
 
 # ---------------------------------------------------------------- case status lists
 
@@ -99,12 +92,10 @@ def case_status(request: HttpRequest, ref: str) -> HttpResponse:
         return person_case(request, ref, error=form_errors(form), status=400)
     d = form.cleaned_data
     try:
-        case = services.set_case_status(request.user, person, stage=d["stage"], on=d["on"], court=d["court"], note=d["note"],
-                                        verdict=d["verdict"] or "", sentence=d["sentence"], next_hearing=d["next_hearing"])
-    except RuleError as exc:
-        _refused(request, "case_status", exc, obj=person)
-        return person_case(request, ref, error=exc.message, status=400)
-    audit.record(request, "case_status", obj=case, person=person.ref, stage=case.stage)
+        services.do_set_case_status(request.user, person.ref, stage=d["stage"], on=d["on"], court=d["court"], note_text=d["note"],
+                                    verdict=d["verdict"] or "", sentence=d["sentence"], next_hearing=d["next_hearing"])
+    except Refusal as exc:
+        return person_case(request, ref, error=exc.message, status=exc.status)
     return redirect("cases:person_case", ref=ref)
 
 
@@ -131,32 +122,24 @@ def item_new(request: HttpRequest) -> HttpResponse:
     if not can(user, "add"):
         raise Http404("not found")
     form = ItemForm(request.POST or None, request.FILES or None, initial={"people": request.GET.get("person", "")})
-    error = ""
+    error, status = "", 200
     if request.method == "POST":
         if form.is_valid():
             d = form.cleaned_data
-            refs = form.people_refs()
-            people = list(restrict(Person.objects.filter(ref__in=refs), user))
-            missing = sorted(set(refs) - {p.ref for p in people})
             try:
-                if missing:
-                    raise RuleError(_("No person you may see has the reference(s) %(refs)s.") % {"refs": ", ".join(missing)}, field="people")
-                files = [(f.name, f.read()) for f in d["attachments"]]
-                item = services.create_item(
-                    user, kind=d["kind"], title=d["title"], source=d["source"], people=people, body=d["body"],
+                item = services.do_create_item(
+                    user, kind=d["kind"], title=d["title"], source=d["source"], people=form.people_refs(), body=d["body"],
                     item_date=d["item_date"], classification=d["classification"], release_all=d["release_all"],
-                    releasable_to=[a.code for a in d["releasable_to"]], nations=form.nation_codes(), attachments=files)
-            except RuleError as exc:
-                _refused(request, "item_create", exc)
-                error = exc.message
+                    releasable_to=[a.code for a in d["releasable_to"]], nations=form.nation_codes(),
+                    attachments=[(f.name, f.read()) for f in d["attachments"]])
+            except Refusal as exc:
+                error, status = exc.message, exc.status
             else:
-                audit.record(request, "item_create", obj=item, ref=item.ref, people=[p.ref for p in people],
-                             attachments=[a.sha256 for a in item.attachments.all()])
                 return redirect("cases:item_detail", ref=item.ref)
         else:
-            error = form_errors(form)
+            error, status = form_errors(form), 400
     return render(request, "cases/item_form.html", {"form": form, "error": error, "page_classification": 1},
-                  status=400 if error else 200)
+                  status=status if error else 200)
 
 
 def item_detail(request: HttpRequest, ref: str, *, error: str = "", status: int = 200) -> HttpResponse:
@@ -192,11 +175,9 @@ def item_attach(request: HttpRequest, ref: str) -> HttpResponse:
         return item_detail(request, ref, error=form_errors(form), status=400)
     f = form.cleaned_data["file"]
     try:
-        att = services.add_attachment(request.user, item, f.name, f.read())
-    except RuleError as exc:
-        _refused(request, "attachment_add", exc, obj=item, name=f.name)
-        return item_detail(request, ref, error=exc.message, status=400)
-    audit.record(request, "attachment_add", obj=att, item=item.ref, sha256=att.sha256)
+        services.do_add_attachment(request.user, item.ref, f.name, f.read())
+    except Refusal as exc:
+        return item_detail(request, ref, error=exc.message, status=exc.status)
     return redirect("cases:item_detail", ref=ref)
 
 
@@ -209,12 +190,10 @@ def item_releasability(request: HttpRequest, ref: str) -> HttpResponse:
         return item_detail(request, ref, error=form_errors(form), status=400)
     d = form.cleaned_data
     try:
-        change = services.set_releasability(request.user, item, release_all=d["release_all"], agencies=[a.code for a in d["releasable_to"]],
-                                            nations=form.nation_codes(), reason=d["reason"], classification=d["classification"])
-    except RuleError as exc:
-        _refused(request, "releasability_change", exc, obj=item)
-        return item_detail(request, ref, error=exc.message, status=400)
-    audit.record(request, "releasability_change", obj=item, before=change.before, after=change.after)
+        services.do_set_releasability(request.user, item.ref, release_all=d["release_all"], agencies=[a.code for a in d["releasable_to"]],
+                                      nations=form.nation_codes(), reason=d["reason"], classification=d["classification"])
+    except Refusal as exc:
+        return item_detail(request, ref, error=exc.message, status=exc.status)
     return redirect("cases:item_detail", ref=ref)
 
 
@@ -227,19 +206,10 @@ def item_redact(request: HttpRequest, ref: str) -> HttpResponse:
         return item_detail(request, ref, error=form_errors(form), status=400)
     d = form.cleaned_data
     try:
-        att = None
-        if d["attachment"]:
-            att = item.attachments.filter(pk=d["attachment"]).first()
-            if att is None:
-                raise RuleError(_("Item %(ref)s has no file #%(id)s.") % {"ref": item.ref, "id": d["attachment"]}, field="attachment")
-        if att is not None and att.is_image:
-            copy = services.redact_image(request.user, item, att, services.parse_regions(d["regions"]), reason=d["reason"])
-        else:
-            copy = services.redact_text(request.user, item, services.parse_spans(d["spans"]), attachment=att, reason=d["reason"])
-    except RuleError as exc:
-        _refused(request, "redaction_create", exc, obj=item)
-        return item_detail(request, ref, error=exc.message, status=400)
-    audit.record(request, "redaction_create", obj=copy, item=item.ref, sha256=copy.sha256)
+        services.do_redact(request.user, item.ref, attachment=d["attachment"] or None, spans=services.parse_spans(d["spans"]),
+                           regions=services.parse_regions(d["regions"]), reason=d["reason"])
+    except Refusal as exc:
+        return item_detail(request, ref, error=exc.message, status=exc.status)
     return redirect("cases:item_detail", ref=ref)
 
 
@@ -251,14 +221,9 @@ def item_request(request: HttpRequest, ref: str) -> HttpResponse:
     if not form.is_valid():
         return item_detail(request, ref, error=form_errors(form), status=400)
     try:
-        recipient = Recipient.objects.filter(code=form.cleaned_data["recipient"]).first()
-        if recipient is None:
-            raise RuleError(_("No recipient has the code %(code)s.") % {"code": form.cleaned_data["recipient"]}, field="recipient")
-        req = services.request_disclosure(request.user, item, recipient, form.cleaned_data["justification"])
-    except RuleError as exc:
-        _refused(request, "disclosure_request", exc, obj=item)
-        return item_detail(request, ref, error=exc.message, status=400)
-    audit.record(request, "disclosure_request", obj=req, item=item.ref, recipient=recipient.code)
+        req = services.do_request_disclosure(request.user, item.ref, form.cleaned_data["recipient"], form.cleaned_data["justification"])
+    except Refusal as exc:
+        return item_detail(request, ref, error=exc.message, status=exc.status)
     return redirect("cases:disclosure_detail", pk=req.pk)
 
 
@@ -330,25 +295,20 @@ def disclosure_decide(request: HttpRequest, pk: int) -> HttpResponse:
         return disclosure_detail(request, pk, error=form_errors(form), status=400)
     action, reason = form.cleaned_data["action"], form.cleaned_data["reason"]
     try:
-        try:
-            ids = form.redaction_ids()
-        except Exception as exc:  # noqa: BLE001 - a ValidationError from the form's own parser
-            raise RuleError(_("Redacted copies are given by number."), field="redactions") from exc
-        copies = list(restrict(RedactedCopy.objects.filter(pk__in=ids, item=req.item), user))
-        if len(copies) != len(set(ids)):
-            raise RuleError(_("Some redacted copies are not copies of item %(ref)s.") % {"ref": req.item.ref}, field="redactions")
+        ids = form.redaction_ids()
+    except Exception:  # noqa: BLE001 - a ValidationError from the form's own parser
+        return disclosure_detail(request, pk, error=_("Redacted copies are given by number."), status=400)
+    try:
         if action == "review":
-            req = services.start_review(user, req, reason)
+            services.do_start_review(user, req.pk, reason)
         elif action == "approve":
-            req = services.approve(user, req, reason, copies)
+            services.do_approve(user, req.pk, reason, ids)
         elif action == "refuse":
-            req = services.refuse(user, req, reason)
+            services.do_refuse(user, req.pk, reason)
         else:
-            req = services.withdraw(user, req, reason)
-    except RuleError as exc:
-        _refused(request, f"disclosure_{action}", exc, obj=req)
-        return disclosure_detail(request, pk, error=exc.message, status=400)
-    audit.record(request, f"disclosure_{action}", obj=req, item=req.item.ref, state=req.state)
+            services.do_withdraw(user, req.pk, reason)
+    except Refusal as exc:
+        return disclosure_detail(request, pk, error=exc.message, status=exc.status)
     return redirect("cases:disclosure_detail", pk=pk)
 
 
@@ -365,15 +325,10 @@ def file_generate(request: HttpRequest, ref: str) -> HttpResponse:
         return person_case(request, ref, error=form_errors(form), status=400)
     items = request.POST.getlist("items") or None
     try:
-        recipient = Recipient.objects.filter(code=form.cleaned_data["recipient"]).first()
-        if recipient is None:
-            raise RuleError(_("No recipient has the code %(code)s.") % {"code": form.cleaned_data["recipient"]}, field="recipient")
-        pf = prosecution.generate(user, person, recipient, language=form.cleaned_data["language"], item_refs=items)
-    except RuleError as exc:
-        _refused(request, "case_file_generate", exc, obj=person, recipient=form.cleaned_data["recipient"], items=items)
-        return person_case(request, ref, error=exc.message, status=400)
-    audit.record(request, "case_file_generate", obj=pf, person=person.ref, recipient=recipient.code, items=pf.item_refs,
-                 pdf_sha256=pf.pdf_sha256, bundle_sha256=pf.bundle_sha256)
+        pf = services.do_generate_file(user, person.ref, form.cleaned_data["recipient"], language=form.cleaned_data["language"],
+                                       item_refs=items)
+    except Refusal as exc:
+        return person_case(request, ref, error=exc.message, status=exc.status)
     return redirect(reverse("cases:person_case", kwargs={"ref": ref}) + f"#file-{pf.pk}")
 
 
@@ -393,24 +348,19 @@ def file_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
 def recipient_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     form = RecipientForm(request.POST or None)
-    error = ""
+    error, status = "", 200
     if request.method == "POST":
-        if not can(user, "approve"):
-            audit.record(request, "recipient_add", object_type="cases.recipient", outcome="denied")
-            error = _("Adding a recipient needs the supervisor role.")
-        elif form.is_valid():
+        if form.is_valid() or not can(user, "approve"):
             d = form.cleaned_data
-            country = d["country"].upper()
-            if not is_country_code(country):
-                error = _("“%(code)s” is not a two-letter ISO country code.") % {"code": d["country"]}
-            elif Recipient.objects.filter(code=d["code"]).exists():
-                error = _("A recipient with the code %(code)s exists already.") % {"code": d["code"]}
+            try:
+                services.do_add_recipient(user, code=d.get("code", ""), name=d.get("name", ""), name_ar=d.get("name_ar", ""),
+                                          kind=d.get("kind", ""), country=d.get("country", ""))
+            except Refusal as exc:
+                error, status = exc.message, exc.status
             else:
-                r = Recipient.objects.create(code=d["code"], name=d["name"], name_ar=d["name_ar"], kind=d["kind"], country=country)
-                audit.record(request, "recipient_add", obj=r, code=r.code)
                 return redirect("cases:recipient_list")
         else:
-            error = form_errors(form)
+            error, status = form_errors(form), 400
     rows = restrict(Recipient.objects.all(), user)
     return render(request, "cases/recipient_list.html", {"rows": rows, "form": form, "error": error, "can_add": can(user, "approve"),
-                                                         "page_classification": 0}, status=400 if error else 200)
+                                                         "page_classification": 0}, status=status)

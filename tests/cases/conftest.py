@@ -61,7 +61,7 @@ def make_item(make_user: Any):  # type: ignore[no-untyped-def]
              release_all: bool = True, releasable_to: tuple[str, ...] = (), nations: tuple[str, ...] = ("IQ",), body: str = "",
              attachments: tuple[tuple[str, bytes], ...] = ()) -> Any:
         by = by or make_user("FBI", "clerk")
-        return services.create_item(by, kind=kind, title=title, source="test source", people=people, body=body,
+        return services.do_create_item(by, kind=kind, title=title, source="test source", people=people, body=body,
                                     classification=classification, release_all=release_all, releasable_to=releasable_to,
                                     nations=nations, attachments=attachments)
 

@@ -24,12 +24,12 @@ def test_requester_cannot_approve_and_single_approval_below_the_level(cw: Any, m
     requester = make_user("CIO", "supervisor")
     req = _request(client_for(requester), item)
     own = _decide(client_for(requester), req, "approve")
-    assert own.status_code == 400 and "The person who requested a disclosure cannot review or approve it." in own.content.decode()
+    assert own.status_code == 403 and "The person who requested a disclosure cannot review or approve it." in own.content.decode()
     req.refresh_from_db()
     assert req.state == "requested"
-    assert AuditEvent.objects.filter(action="disclosure_approve", outcome="denied").exists()
+    assert AuditEvent.objects.filter(action="cases.approve_disclosure", outcome="denied", user=requester).count() == 1
     # A clerk cannot decide either.
-    assert _decide(client_for(make_user("CIO", "clerk")), req, "approve").status_code == 400
+    assert _decide(client_for(make_user("CIO", "clerk")), req, "approve").status_code == 403
     reviewer = client_for(make_user("IRQ", "supervisor"))
     assert _decide(reviewer, req, "review", "taking it").status_code == 302
     assert _decide(reviewer, req, "approve", "").status_code == 400  # reasons are required
@@ -37,7 +37,7 @@ def test_requester_cannot_approve_and_single_approval_below_the_level(cw: Any, m
     req.refresh_from_db()
     assert req.state == "approved" and req.decision_reason == "relevant and releasable"
     assert list(req.events.values_list("action", flat=True)) == ["requested", "review_started", "approved"]
-    assert _decide(reviewer, req, "refuse", "changed my mind").status_code == 400  # closed
+    assert _decide(reviewer, req, "refuse", "changed my mind").status_code == 409  # closed
 
 
 def test_two_person_rule_above_the_configured_level(cw: Any, make_user: Any, client_for: Any, make_item: Any, settings: Any) -> None:
@@ -48,7 +48,7 @@ def test_two_person_rule_above_the_configured_level(cw: Any, make_user: Any, cli
     req.refresh_from_db()
     assert req.state == "under_review" and req.first_approver == first
     again = _decide(client_for(first), req, "approve", "still ok")
-    assert again.status_code == 400 and "a second, different supervisor must approve" in again.content.decode()
+    assert again.status_code == 409 and "a second, different supervisor must approve" in again.content.decode()
     assert _decide(client_for(second), req, "approve", "confirmed").status_code == 302
     req.refresh_from_db()
     assert req.state == "approved" and req.second_approver == second
@@ -68,10 +68,10 @@ def test_approval_needs_releasability_to_the_recipients_nation(cw: Any, make_use
     req = _request(client_for(make_user("CIO", "clerk")), item, recipient="FR-PNAT")
     sup = client_for(make_user("CIO", "supervisor"))
     resp = _decide(sup, req, "approve", "ok")
-    assert resp.status_code == 400 and "is not releasable to FR; only its originating agency (FBI)" in resp.content.decode()
+    assert resp.status_code == 409 and "is not releasable to FR; only its originating agency (FBI)" in resp.content.decode()
     from custody.cases import services
 
-    services.set_releasability(fbi, item, release_all=True, agencies=[], nations=["IQ", "FR"], reason="French case")
+    services.do_set_releasability(fbi, item, release_all=True, agencies=[], nations=["IQ", "FR"], reason="French case")
     assert _decide(sup, req, "approve", "ok").status_code == 302
 
 
@@ -87,13 +87,13 @@ def test_refusal_withdrawal_and_redacted_approval(cw: Any, make_user: Any, clien
     req.refresh_from_db()
     assert req.state == "refused" and req.decision_reason == "source at risk"
     req2 = _request(client_for(clerk), item)
-    assert client_for(clerk).post(f"/cases/items/{item.ref}/request/", {"recipient": "IQ-CCC", "justification": "again"}).status_code == 400
-    assert _decide(client_for(make_user("CIO", "clerk")), req2, "withdraw").status_code == 400  # not the requester
+    assert client_for(clerk).post(f"/cases/items/{item.ref}/request/", {"recipient": "IQ-CCC", "justification": "again"}).status_code == 409
+    assert _decide(client_for(make_user("CIO", "clerk")), req2, "withdraw").status_code == 403  # not the requester
     assert _decide(client_for(clerk), req2, "withdraw", "not needed").status_code == 302
     req2.refresh_from_db()
     assert req2.state == "withdrawn"
     req3 = _request(client_for(clerk), item)
-    copy = services.redact_text(sup, item, [(5, 24)], reason="name of source")
+    copy = services.do_redact(sup, item, spans=[(5, 24)], reason="name of source")
     resp = client_for(sup).post(f"/cases/disclosures/{req3.pk}/decide/", {"action": "approve", "reason": "with the name removed",
                                                                           "redactions": [str(copy.pk)]})
     assert resp.status_code == 302
@@ -111,7 +111,7 @@ def test_disclosure_api(cw: Any, make_user: Any, api_for: Any, make_item: Any) -
     assert r.status_code == 201
     pk = r.json()["id"]
     own = api_for(requester).post(f"/api/cases/disclosures/{pk}/approve/", {"reason": "self"}, format="json")
-    assert own.status_code == 400 and own.json()["rule"] == "not_requester"
+    assert own.status_code == 403 and own.json()["rule"] == "not_requester"
     ok = api_for(make_user("MIL", "supervisor")).post(f"/api/cases/disclosures/{pk}/approve/", {"reason": "good"}, format="json")
     assert ok.status_code == 200 and ok.json()["state"] == "approved"
     assert [e["action"] for e in ok.json()["events"]] == ["requested", "approved"]

@@ -51,27 +51,27 @@ def filed(cw: Any, make_user: Any, make_item: Any) -> dict[str, Any]:
     requester = make_user("CIO", "clerk")
 
     def approved(item: Any, recipient: Any, redactions: tuple[Any, ...] = ()) -> Any:
-        req = services.request_disclosure(requester, item, recipient, "for trial")
-        return services.approve(sup1, req, "ok", list(redactions))
+        req = services.do_request_disclosure(requester, item, recipient, "for trial")
+        return services.do_approve(sup1, req, "ok", list(redactions))
 
     a = make_item([cw.iq], by=fbi, title="TITLE-APPROVED", body="Seen with SECRET-PHRASE-CHARLIE on 3 May.", nations=("IQ",),
                   attachments=(("scene.png", png_bytes()),))
-    copy = services.redact_text(sup1, a, [(a.body.index("SECRET"), a.body.index(" on 3"))], reason="source")
+    copy = services.do_redact(sup1, a, spans=[(a.body.index("SECRET"), a.body.index(" on 3"))], reason="source")
     approved(a, cw.ccc, (copy,))
     b = make_item([cw.iq], by=fbi, title="TITLE-REFUSED", nations=("IQ",))
-    services.refuse(sup1, services.request_disclosure(requester, b, cw.ccc, "x"), "no")
+    services.do_refuse(sup1, services.do_request_disclosure(requester, b, cw.ccc, "x"), "no")
     c = make_item([cw.iq], by=fbi, title="TITLE-FRANCE-ONLY", nations=("FR",))
     approved(c, cw.fr_pros)
     d = make_item([cw.iq], by=fbi, title="TITLE-WITHDRAWN-NATION", nations=("IQ",))
     approved(d, cw.ccc)
-    services.set_releasability(fbi, d, release_all=True, agencies=[], nations=[], reason="source objected")
+    services.do_set_releasability(fbi, d, release_all=True, agencies=[], nations=[], reason="source objected")
     e = make_item([cw.iq], by=fbi, title="TITLE-BIOMETRIC-HIT", kind="biometric_hit", body="Fingerprint match, score 97", nations=("IQ",))
     approved(e, cw.ccc)
     f = make_item([cw.iq], by=fbi, title="TITLE-CIO-ONLY", release_all=False, releasable_to=("CIO", "MIL"), nations=("IQ",),
                   classification=2)
-    req_f = services.request_disclosure(requester, f, cw.ccc, "x")
-    services.approve(sup1, req_f, "first")
-    services.approve(sup2, req_f, "second")
+    req_f = services.do_request_disclosure(requester, f, cw.ccc, "x")
+    services.do_approve(sup1, req_f, "first")
+    services.do_approve(sup2, req_f, "second")
     return {"a": a, "b": b, "c": c, "d": d, "e": e, "f": f, "photo_sha": pf.sha256}
 
 
@@ -109,7 +109,7 @@ def test_file_holds_only_what_the_recipient_may_see(cw: Any, make_user: Any, cli
     history = bundle["custody_history"]
     assert [e["kind"] for e in history["events"]] == ["intake"] and history["verified"]
     assert verify_bundle(canonical_json(history["ledger_bundle"]), trusted_key_ids=[public_key_id()]).ok
-    ev = AuditEvent.objects.get(action="case_file_generate", outcome="ok")
+    ev = AuditEvent.objects.get(action="cases.generate_file", outcome="ok")
     assert ev.detail["pdf_sha256"] == pf.pdf_sha256 and sorted(ev.detail["items"]) == sorted(pf.item_refs)
     got = c.get(f"/cases/files/{pf.pk}/pdf/")
     assert b"".join(got.streaming_content) == pdf and got["X-Content-SHA256"] == pf.pdf_sha256
@@ -139,7 +139,7 @@ def test_what_each_generating_role_may_put_in_a_file(cw: Any, make_user: Any, cl
     assert hum_bundle["biometric_identification"] == [] and "TITLE-BIOMETRIC-HIT" not in json.dumps(hum_bundle)
     # A viewer or clerk may not generate.
     r = _generate(client_for(make_user("CIO", "clerk")), cw.iq.ref, "IQ-CCC")
-    assert r.status_code == 400 and "analyst role" in r.content.decode()
+    assert r.status_code == 403 and "it needs export" in r.content.decode()
     assert ProsecutionFile.objects.count() == 3
 
 
@@ -148,12 +148,12 @@ def test_file_with_an_item_not_approved_for_the_recipient_is_refused(cw: Any, ma
     c = client_for(make_user("CIO", "analyst"))
     for ref in (filed["b"].ref, filed["c"].ref, filed["d"].ref):
         r = _generate(c, cw.iq.ref, "IQ-CCC", items=[filed["a"].ref, ref])
-        assert r.status_code == 400 and f"Item {ref} is not approved for disclosure to IQ-CCC" in r.content.decode()
+        assert r.status_code == 409 and f"Item {ref} is not approved for disclosure to IQ-CCC" in r.content.decode()
     r = api_for(make_user("CIO", "analyst")).post("/api/cases/files/", {"person": cw.iq.ref, "recipient": "IQ-CCC", "items": [filed["b"].ref]},
                                                  format="json")
-    assert r.status_code == 400 and r.json()["rule"] == "not_approved"
+    assert r.status_code == 409 and r.json()["rule"] == "not_approved"
     assert ProsecutionFile.objects.count() == 0
-    assert AuditEvent.objects.filter(action="case_file_generate", outcome="denied").count() == 4
+    assert AuditEvent.objects.filter(action="cases.generate_file", outcome="failed").count() == 4
     assert _generate(c, cw.iq.ref, "IQ-CCC", items=[filed["a"].ref]).status_code == 302
     assert ProsecutionFile.objects.get().item_refs == [filed["a"].ref]
 
@@ -176,6 +176,12 @@ def test_arabic_file_and_cli(cw: Any, make_user: Any, filed: dict[str, Any], tmp
 
     with pytest.raises(CommandError, match="not approved for disclosure"):
         call_command("case-file", cw.iq.ref, recipient="IQ-CCC", user=analyst.username, out=str(out), items=[filed["b"].ref])
-    with pytest.raises(CommandError, match="No person P-810002"):
+    with pytest.raises(CommandError, match="Person P-810002 is not one you may see") as refused:
         call_command("case-file", cw.fr.ref, recipient="IQ-CCC", user=make_user("IRQ", "analyst").username, out=str(out))
-    assert AuditEvent.objects.filter(action="case_file_generate", outcome="ok").count() == 2
+    assert refused.value.returncode == 4
+    # Without an acting user the command changes nothing: refused, and the refusal is kept.
+    with pytest.raises(CommandError, match="No acting user") as anonymous:
+        call_command("case-file", cw.iq.ref, recipient="IQ-CCC", out=str(out))
+    assert anonymous.value.returncode == 3
+    assert AuditEvent.objects.filter(action="cases.generate_file", outcome="ok", user=analyst).count() == 2
+    assert AuditEvent.objects.filter(action="cases.generate_file", outcome="denied", user=None).count() == 1

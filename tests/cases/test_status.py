@@ -18,7 +18,7 @@ def test_status_steps_rules_and_registry_legal_status(cw: Any, make_user: Any, c
     assert future.status_code == 400 and "is in the future" in future.content.decode()
     assert c.post(url, {"stage": "charged", "on": "2026-02-01", "court": "Central Criminal Court, Karkh"}).status_code == 302
     early = c.post(url, {"stage": "sentence", "on": "2026-03-01", "sentence": "15 years"})
-    assert early.status_code == 400 and "A sentence follows a conviction" in early.content.decode()
+    assert early.status_code == 409 and "A sentence follows a conviction" in early.content.decode()
     case = Case.objects.get(person=cw.iq)
     assert case.stage == "charged" and case.court.startswith("Central") and case.opened_on == dt.date(2026, 1, 10)
     cw.iq.refresh_from_db()
@@ -26,7 +26,28 @@ def test_status_steps_rules_and_registry_legal_status(cw: Any, make_user: Any, c
     assert [s.stage for s in case.steps.all()] == ["investigation", "charged"]
     page = client_for(make_user("IRQ", "viewer")).get(f"/cases/people/{cw.iq.ref}/").content.decode()
     assert "Central Criminal Court, Karkh" in page
-    assert client_for(make_user("IRQ", "viewer")).post(url, {"stage": "trial", "on": "2026-02-02", "court": "x"}).status_code == 400
+    assert client_for(make_user("IRQ", "viewer")).post(url, {"stage": "trial", "on": "2026-02-02", "court": "x"}).status_code == 403
+
+
+def test_only_the_opening_agency_or_the_custodian_changes_a_case(cw: Any, make_user: Any, client_for: Any, api_for: Any) -> None:
+    from custody.core.models import AuditEvent
+
+    url = f"/cases/people/{cw.iq.ref}/status/"
+    mil = make_user("MIL", "clerk")
+    assert client_for(mil).post(url, {"stage": "investigation", "on": "2026-01-10"}).status_code == 302
+    # An agency that may see the person but neither opened the case nor holds him is refused, by name.
+    cio = make_user("CIO", "clerk")
+    refused = client_for(cio).post(url, {"stage": "referred", "on": "2026-01-12", "court": "CCC"})
+    assert refused.status_code == 403 and "yours is neither" in refused.content.decode()
+    api = api_for(cio).post("/api/cases/status/", {"person": cw.iq.ref, "stage": "referred", "on": "2026-01-12", "court": "CCC"},
+                            format="json")
+    assert api.status_code == 403 and api.json()["rule"] == "case_owner"
+    assert Case.objects.get(person=cw.iq).stage == "investigation"
+    assert AuditEvent.objects.filter(action="cases.set_status", outcome="denied", user=cio).count() == 2
+    # The opener and the authority holding him (IRQ) both may.
+    assert client_for(mil).post(url, {"stage": "referred", "on": "2026-01-12", "court": "CCC"}).status_code == 302
+    assert client_for(make_user("IRQ", "clerk")).post(url, {"stage": "charged", "on": "2026-01-13", "court": "CCC"}).status_code == 302
+    assert Case.objects.get(person=cw.iq).stage == "charged"
 
 
 def test_case_list_filters(cw: Any, make_user: Any, client_for: Any, api_for: Any, person_factory: Any, facility_factory: Any) -> None:
@@ -35,8 +56,8 @@ def test_case_list_filters(cw: Any, make_user: Any, client_for: Any, api_for: An
     clerk = make_user("CIO", "clerk")
     other_fac = facility_factory("CIRQ2", custodian="IRQ", country="IQ")
     tn = person_factory("Anis Trabelsi", "أنيس الطرابلسي", facility=other_fac, nationality="TN", ref="P-810003")
-    services.set_case_status(clerk, cw.iq, stage="referred", on=dt.date(2026, 1, 5), court="CCC")
-    services.set_case_status(clerk, tn, stage="investigation", on=dt.date(2026, 1, 6))
+    services.do_set_case_status(clerk, cw.iq, stage="referred", on=dt.date(2026, 1, 5), court="CCC")
+    services.do_set_case_status(clerk, tn, stage="investigation", on=dt.date(2026, 1, 6))
     c = client_for(make_user("CIO", "viewer"))
 
     def refs(query: str) -> set[str]:
