@@ -768,9 +768,13 @@ def _users() -> list[DemoUser]:
     return out
 
 
-def generate(seed: int, scale: str | Scale = "small", scenario: Scenario | None = None) -> Population:
+def generate(seed: int, scale: str | Scale = "small", scenario: Scenario | None = None, *,
+             plant_duplicates: float = 0.0) -> Population:
     """The whole demo population for `seed` at `scale`: "small", "real", "large", or a Scale of one's own
-    (tests that need a database use a tiny one)."""
+    (tests that need a database use a tiny one). `plant_duplicates` (a share of people, default none)
+    registers that many people a second time from another roster (custody.synth.duplicates); the truth
+    is in `pop.planted` only."""
+    from custody.synth.duplicates import plant
     from custody.synth.rosters import build_rosters
 
     b = _Builder(seed, scale, scenario or Scenario())
@@ -787,4 +791,6 @@ def generate(seed: int, scale: str | Scale = "small", scenario: Scenario | None 
         keep_apart=b.keep_apart, events=b.events, rosters={},
     )
     pop.rosters = build_rosters(pop)
+    # after the rosters: a second registration is a registry record, not a row of the primary rosters
+    plant(pop, plant_duplicates)
     return pop

@@ -208,6 +208,16 @@ class Roster:
     rows: list[RosterRow] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class PlantedDuplicate:
+    """A second registration of one person (custody.synth.duplicates): the truth, for evaluation only."""
+
+    original: str  # person id of the first registration
+    duplicate: str  # person id of the second
+    source: str  # roster the second registration came from
+    variations: tuple[str, ...]  # spelling, dropped_generation, kunya, year_only, own_identifier, shared_identifier
+
+
 @dataclass(slots=True)
 class Population:
     seed: int
@@ -222,6 +232,8 @@ class Population:
     keep_apart: list[KeepApart]
     events: list[EventSpec]
     rosters: dict[str, Roster]
+    # planted second registrations (generate(plant_duplicates=...)): never loaded into the registry
+    planted: list[PlantedDuplicate] = field(default_factory=list)
 
     def by_id(self) -> dict[str, Person]:
         return {p.id: p for p in self.persons}

@@ -8,6 +8,6 @@ import pytest
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    if collection_path.name == "test_load.py" and not config.pluginmanager.hasplugin("django"):
+    if collection_path.name in ("test_load.py", "test_duplicates_load.py") and not config.pluginmanager.hasplugin("django"):
         return True
     return None
