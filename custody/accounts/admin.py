@@ -8,7 +8,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from custody.accounts.models import Agency, ApiToken, User
 from custody.core import audit
 
-PERMISSION_FIELDS = ("agency", "role", "clearance", "protection_role", "is_active", "is_staff", "is_superuser")
+PERMISSION_FIELDS = ("agency", "role", "clearance", "protection_role", "is_auditor", "is_active", "is_staff", "is_superuser")
 
 
 @admin.register(Agency)
@@ -24,7 +24,7 @@ class AgencyAdmin(admin.ModelAdmin):
 class UserAdmin(BaseUserAdmin):
     list_display = ("username", "agency", "role", "clearance", "is_active", "locked_until")
     list_filter = ("agency", "role", "is_active")
-    fieldsets = (*BaseUserAdmin.fieldsets, ("Custody", {"fields": ("agency", "role", "clearance", "protection_role", "preferred_language")}))
+    fieldsets = (*BaseUserAdmin.fieldsets, ("Custody", {"fields": ("agency", "role", "clearance", "protection_role", "is_auditor", "preferred_language")}))
 
     def save_model(self, request: Any, obj: User, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

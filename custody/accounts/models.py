@@ -62,6 +62,9 @@ class User(AbstractUser):
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.VIEWER)
     clearance = models.IntegerField(_("clearance"), choices=Classification.choices, default=Classification.RESTRICTED)
     protection_role = models.BooleanField(_("protection role"), default=False)
+    # Reads every agency's audit trail (a supervisor reads only its own agency's); each read is audited.
+    is_auditor = models.BooleanField(
+        _("auditor"), default=False, help_text=_("Reads the audit trail of every agency. Every read is itself audited."))
     failed_logins = models.PositiveIntegerField(default=0, editable=False)
     locked_until = models.DateTimeField(null=True, blank=True, editable=False)
     preferred_language = models.CharField(max_length=8, blank=True)

@@ -37,6 +37,10 @@ class ItemKind(models.TextChoices):
 # Kinds that are intelligence in themselves: an agency without the intelligence capability (the
 # humanitarian observer) never sees them, whatever their releasability says.
 INTELLIGENCE_KINDS = (ItemKind.INTELLIGENCE, ItemKind.BIOMETRIC_HIT)
+# Kinds gathered for investigations: what a detainee said in interview and the documents seized or
+# obtained. The humanitarian observer has no need of them either (issue 14); it still sees such an item
+# its own agency registered.
+INVESTIGATIVE_KINDS = (ItemKind.INTERVIEW, ItemKind.DOCUMENT)
 
 
 @track
@@ -67,6 +71,7 @@ class Item(Releasable):
         q &= releasable_exists(cls, user)
         if not can(user, "intelligence"):
             q &= ~Q(kind__in=INTELLIGENCE_KINDS)
+            q &= ~Q(kind__in=INVESTIGATIVE_KINDS) | Q(originating_agency_id=user.agency_id)
         # About people: visible only if every person it names is visible to the user (an item about
         # two men must not reveal the second to an agency that may not know of him).
         through = cls.people.through

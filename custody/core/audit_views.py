@@ -1,13 +1,16 @@
-"""The audit trail and change history pages: supervisors read and filter; nobody edits."""
+"""The audit trail and change history pages: supervisors read and filter their own agency's trail, auditors
+every agency's; every read is itself audited; nobody edits."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from custody.core import audit
 from custody.core.access import can, can_see_fields, restrict
@@ -17,15 +20,55 @@ from custody.core.models import AuditEvent, HistoryChange
 FILTERS = ("username", "agency", "action", "outcome", "object_type", "object_id", "request_id")
 
 
+def may_read_audit(user: Any) -> bool:
+    """Supervisors read their own agency's trail; auditors (User.is_auditor, any role) every agency's."""
+    return can(user, "audit") or bool(can(user, "view") and getattr(user, "is_auditor", False))
+
+
 def _require_audit(request: HttpRequest) -> None:
-    if not can(request.user, "audit"):
+    if not may_read_audit(request.user):
         audit.record(request, "audit_view", outcome="denied")
         raise PermissionDenied
 
 
+_ROWS_ID = re.compile(r"^\d+ rows$")  # audit.record_many: a count, not a record
+
+
+def _withhold_records(events: list[AuditEvent], user: Any) -> None:
+    """An audit row about a record the reader may not see (a person above its clearance, read by a
+    colleague cleared higher) keeps who, what, when and the outcome, but not which record. A row that
+    names its record by a lookup value rather than its key (a refusal: the reference that was asked
+    for) is resolved for people by their reference; for other records it is withheld."""
+    from django.apps import apps
+
+    from custody.registry.models import Person
+
+    by_type: dict[str, list[AuditEvent]] = {}
+    for e in events:
+        if e.object_type and e.object_id and not _ROWS_ID.match(e.object_id):
+            by_type.setdefault(e.object_type, []).append(e)
+    for label, rows in by_type.items():
+        try:
+            model = apps.get_model(label)
+        except (LookupError, ValueError):
+            continue
+        if getattr(model, "access_q", None) is None:
+            continue
+        keys = {e.object_id for e in rows if e.object_id.isdigit()}
+        names = {e.object_id for e in rows if not e.object_id.isdigit()}
+        visible = {str(pk) for pk in restrict(model._default_manager.filter(pk__in=keys), user).values_list("pk", flat=True)}
+        if model is Person and names:
+            visible |= set(restrict(Person.objects.filter(ref__in=names), user).values_list("ref", flat=True))
+        for e in rows:
+            if e.object_id not in visible:
+                e.object_id = _("withheld: you may not see this record")
+
+
 def audit_list(request: HttpRequest) -> HttpResponse:
     _require_audit(request)
-    qs = AuditEvent.objects.all()
+    # Per agency (AuditEvent.access_q): a supervisor reads its own agency's rows, an auditor all.
+    visible = restrict(AuditEvent.objects.all(), request.user)
+    qs = visible
     active = {}
     for name in FILTERS:
         value = request.GET.get(name, "").strip()
@@ -36,10 +79,12 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(at__date__gte=request.GET["since"])
         active["since"] = request.GET["since"]
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    audit.record(request, "audit_view", filters=active)
+    page.object_list = list(page.object_list)
+    _withhold_records(page.object_list, request.user)
+    audit.record(request, "audit_view", filters=active, auditor=bool(getattr(request.user, "is_auditor", False)))
     return render(request, "core/audit_list.html", {
         "page": page, "active": active, "filters": FILTERS,
-        "actions": AuditEvent.objects.order_by().values_list("action", flat=True).distinct(),
+        "actions": visible.order_by().values_list("action", flat=True).distinct(),
         "page_classification": 2,
     })
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -56,6 +57,17 @@ class AuditEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.object_type}:{self.object_id} {self.outcome}"
+
+    @classmethod
+    def access_q(cls, user: Any, action: str) -> Q:
+        """Readable per agency: an auditor (User.is_auditor) reads every agency's trail, a supervisor only
+        the rows of its own agency's users; rows of nobody's agency (unknown sign-ins, the system) only
+        auditors. Rows about a record the reader may not see are shown without it (core.audit_views)."""
+        if getattr(user, "is_auditor", False):
+            return Q()
+        if user.agency_id is None or not user.has_role("supervisor"):
+            return Q(pk__in=[])
+        return Q(agency=user.agency.code)
 
 
 class HistoryChange(models.Model):

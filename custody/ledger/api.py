@@ -22,6 +22,7 @@ import json
 import uuid
 from typing import Any
 
+from django.db.models import Prefetch
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -248,9 +249,14 @@ class HandoverSerializer(serializers.ModelSerializer):
 
 
 class HandoverViewSet(RestrictedReadOnlyViewSet):
-    queryset = Handover.objects.select_related("facility", "from_custodian", "to_custodian").prefetch_related("items__person", "items__event")
+    queryset = Handover.objects.select_related("facility", "from_custodian", "to_custodian")
     serializer_class = HandoverSerializer
     lookup_field = "reference"
+
+    def get_queryset(self) -> Any:
+        # The nested items are restricted like the handover: only the people the caller may see.
+        items = restrict(HandoverItem.objects.select_related("person", "event"), self.request.user)
+        return super().get_queryset().prefetch_related(Prefetch("items", queryset=items))
 
     def create(self, request: Request) -> Response:
         if not can(request.user, "change"):
@@ -291,7 +297,7 @@ class HandoverViewSet(RestrictedReadOnlyViewSet):
     def bundle(self, request: Request, reference: str) -> HttpResponse:
         h = self.get_object()
         try:
-            data = services.handover_bundle(h.reference)
+            data = services.handover_bundle(h.reference, request.user)
         except RuleError as exc:
             return _rule_response(exc)
         audit.record(request._request, "ledger_bundle_export", obj=h)

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -330,10 +330,15 @@ class Handover(models.Model):
 
     @classmethod
     def access_q(cls, user: Any, action: str) -> Q:
+        """The two sides of a handover see it (its items only as far as they may see each person); any
+        other agency sees it only if it may see one of its people, so that a handover of people it may
+        not know of is not even listed. The partner force (custody scope) sees only its own handovers."""
         agency = getattr(user, "agency", None)
+        sides = Q(from_custodian=agency) | Q(to_custodian=agency) if agency is not None else Q(pk__in=[])
         if agency is not None and agency.custody_scope:
-            return Q(from_custodian=agency) | Q(to_custodian=agency)
-        return Q()
+            return sides
+        people = HandoverItem.objects.filter(_person_visible_q(user, action), handover=OuterRef("pk"))
+        return sides | Q(Exists(people))
 
 
 class IdentityCheck(models.TextChoices):
@@ -366,7 +371,9 @@ class HandoverItem(models.Model):
 
     @classmethod
     def access_q(cls, user: Any, action: str) -> Q:
-        return _person_visible_q(user, action)
+        # The person, and the handover: the partner force may see a person it once held inside another
+        # pair's handover, which it may not see.
+        return _person_visible_q(user, action) & Q(handover__in=Handover.objects.filter(Handover.access_q(user, action)).values("pk"))
 
 
 class VerificationStatus(models.TextChoices):

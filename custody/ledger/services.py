@@ -996,11 +996,18 @@ def confirm_handover_item(item: Any, *, user: Any, side: str, wristband: str, id
     return rec
 
 
-def handover_bundle(reference: str) -> bytes:
-    from .models import Handover
+def handover_bundle(reference: str, user: Any = None) -> bytes:
+    """The signed bundle of a handover's completed events. For a `user`, only the people that user may
+    see: a bundle must not carry a person the page would not show (the CLI, run on the server, passes none)."""
+    from custody.core.access import restrict
+
+    from .models import Handover, HandoverItem
 
     h = Handover.objects.select_related("facility", "from_custodian", "to_custodian").get(reference=reference)
-    items = list(h.items.select_related("person", "event"))
+    items_qs = HandoverItem.objects.filter(handover=h)
+    if user is not None:
+        items_qs = restrict(items_qs, user)
+    items = list(items_qs.select_related("person", "event"))
     seqs = [i.event.seq for i in items if i.event_id]
     if not seqs:
         raise RuleError(_("Handover %(ref)s has no completed confirmations yet.") % {"ref": reference}, rule="bundle")

@@ -195,7 +195,10 @@ def handover_detail(request: HttpRequest, reference: str) -> HttpResponse:
     _need(request, "change")
     h = get_restricted(Handover.objects.select_related("facility", "from_custodian", "to_custodian"), request.user,
                        request=request, reference=reference)
-    items = list(h.items.select_related("person", "sender_confirmed_by", "receiver_confirmed_by", "event"))
+    # Only the people the user may see: a side of the handover with a lower clearance, or another agency
+    # following it, gets neither the others' rows nor a count that includes them.
+    items = list(restrict(h.items.all(), request.user).select_related("person", "sender_confirmed_by",
+                                                                       "receiver_confirmed_by", "event"))
     photos = {f.person_id: f for f in restrict(PersonFile.objects.filter(person__in=[i.person_id for i in items], kind="photo"),
                                                 request.user)}
     for item in items:
@@ -233,7 +236,7 @@ def handover_bundle(request: HttpRequest, reference: str) -> HttpResponse:
     _need(request, "change")
     h = get_restricted(Handover.objects.all(), request.user, request=request, reference=reference)
     try:
-        data = services.handover_bundle(h.reference)
+        data = services.handover_bundle(h.reference, request.user)
     except RuleError as exc:
         messages.error(request, exc.message)
         return redirect("ledger:handover_detail", reference=reference)

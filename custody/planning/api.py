@@ -26,16 +26,34 @@ class ScenarioSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "source", "digest", "people", "sites", "days", "created_at"]
 
 
+def _reader(serializer: serializers.Serializer) -> Any:
+    return serializer.context["request"].user
+
+
 class ScenarioDetailSerializer(ScenarioSerializer):
+    data = serializers.SerializerMethodField(help_text="the scenario document, without people the caller may not see")
+
     class Meta(ScenarioSerializer.Meta):
         fields = [*ScenarioSerializer.Meta.fields, "data"]
 
+    def get_data(self, obj: PlanningScenario) -> dict[str, Any]:
+        return services.visible_scenario(_reader(self), obj)
+
 
 class RunSerializer(serializers.ModelSerializer):
+    violations = serializers.SerializerMethodField()
+    unmoved = serializers.SerializerMethodField()
+
     class Meta:
         model = PlanRun
         fields = ["id", "scenario", "parent", "first_day", "time_limit", "status", "stage", "note", "summary", "findings",
                   "violations", "unmoved", "created_at", "started_at", "finished_at"]
+
+    def get_violations(self, obj: PlanRun) -> list[str]:
+        return services.visible_violations(_reader(self), obj)
+
+    def get_unmoved(self, obj: PlanRun) -> list[dict[str, Any]]:
+        return services.visible_unmoved(_reader(self), obj)
 
 
 class DaySerializer(serializers.ModelSerializer):
@@ -54,7 +72,13 @@ class VehicleSerializer(serializers.ModelSerializer):
 
     def get_outcome(self, obj: PlannedVehicle) -> dict[str, Any] | None:
         o = getattr(obj, "outcome", None)
-        return {"status": o.status, "moved": o.moved, "note": o.note} if o else None
+        hidden = self.context.get("hidden", set())
+        return {"status": o.status, "moved": services.visible_refs(o.moved, hidden), "note": o.note} if o else None
+
+    def to_representation(self, obj: PlannedVehicle) -> dict[str, Any]:
+        out = super().to_representation(obj)
+        out["manifest"] = services.visible_refs(out["manifest"], self.context.get("hidden", set()))
+        return out
 
 
 def _rule(e: RuleError) -> Response:
@@ -102,7 +126,7 @@ class ScenarioViewSet(RestrictedReadOnlyViewSet):
         except RuleError as e:
             return _rule(e)
         audit.record(request, "planning_run_start", obj=run, via="api")
-        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+        return Response(RunSerializer(run, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
 class RunViewSet(RestrictedReadOnlyViewSet):
@@ -122,7 +146,9 @@ class RunViewSet(RestrictedReadOnlyViewSet):
         if request.query_params.get("day"):
             qs = qs.filter(day=int(request.query_params["day"]) - 1)
         audit.record(request, "planning_manifest_view", obj=run, via="api", day=request.query_params.get("day", "all"))
-        return Response(VehicleSerializer(qs, many=True).data)
+        vehicles = list(qs)
+        hidden = services.hidden_people(request.user, (p for v in vehicles for p in v.manifest))
+        return Response(VehicleSerializer(vehicles, many=True, context={"request": request, "hidden": hidden}).data)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
@@ -151,7 +177,7 @@ class RunViewSet(RestrictedReadOnlyViewSet):
         except RuleError as e:
             return _rule(e)
         audit.record(request, "planning_replan", obj=new, parent=run.pk, via="api")
-        return Response(RunSerializer(new).data, status=status.HTTP_202_ACCEPTED)
+        return Response(RunSerializer(new, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
 def register(router: Any) -> None:

@@ -1,10 +1,12 @@
-"""Every change to planning records goes through here: views, API, commands and the task call these."""
+"""Every change to planning records goes through here: views, API, commands and the task call these; and
+what of a scenario or a plan each reader may see (the end of this module)."""
 
 from __future__ import annotations
 
 import json
 import math
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
@@ -326,3 +328,60 @@ def execute_run(run_id: int) -> None:
         PlanRun.objects.filter(pk=run.pk).update(
             status=RunStatus.DONE, finished_at=timezone.now(), stage="", note="", summary=plan.summary,
             unmoved=plan.unmoved, violations=violations)
+
+
+# --- reads: what of a scenario or a plan the reader may see -------------------------------------------------
+# A scenario built by a user cleared SECRET names people a reader cleared lower, or of an agency they are
+# not released to, or the partner force outside its custody scope, may not know of. Scenarios and plans are
+# stored whole (the solver needs everyone); every page, API answer and PDF reads them through these.
+
+_CHUNK = 2000  # references per query: well under SQLite's limit on bound parameters
+
+
+def hidden_people(user: Any, ids: Iterable[Any]) -> set[str]:
+    """Of these scenario person ids, those that are registry references of people `user` may not see.
+    An id naming nobody in the registry (a synthetic scenario's) is not a person the registry restricts."""
+    from custody.registry.models import Person
+
+    refs = sorted({i for i in ids if isinstance(i, str)})
+    hidden: set[str] = set()
+    for k in range(0, len(refs), _CHUNK):
+        known = Person.objects.filter(ref__in=refs[k:k + _CHUNK])
+        hidden |= set(known.values_list("ref", flat=True)) - set(restrict(known, user).values_list("ref", flat=True))
+    return hidden
+
+
+def visible_scenario(user: Any, scenario: PlanningScenario) -> dict[str, Any]:
+    """The scenario's document without the people the user may not see, nor their keep-apart pairs."""
+    data = scenario.data
+    hidden = hidden_people(user, (p["id"] for p in data.get("people", [])))
+    if not hidden:
+        return data
+    return {**data, "people": [p for p in data["people"] if p["id"] not in hidden],
+            "keep_apart": [pair for pair in data.get("keep_apart", []) if not set(pair) & hidden]}
+
+
+def visible_unmoved(user: Any, run: PlanRun) -> list[dict[str, Any]]:
+    hidden = hidden_people(user, (u.get("person") for u in run.unmoved))
+    return [u for u in run.unmoved if u.get("person") not in hidden]
+
+
+def visible_violations(user: Any, run: PlanRun) -> list[str]:
+    """The checker's verdict. A violation naming a person the user may not see, or the factions of
+    people sharing a vehicle (which may be his), keeps only its rule."""
+    if not run.violations:
+        return []
+    hidden = hidden_people(user, (p["id"] for p in run.scenario.data.get("people", [])))
+    if not hidden:
+        return list(run.violations)
+    out = []
+    for v in run.violations:
+        rule = v[1:v.index("]")] if v.startswith("[") and "]" in v else ""
+        if rule == "faction" or any(ref in v for ref in hidden):
+            v = _("[%(rule)s] details withheld: they concern people you may not see") % {"rule": rule or "?"}
+        out.append(v)
+    return out
+
+
+def visible_refs(refs: Iterable[str], hidden: set[str]) -> list[str]:
+    return [r for r in refs if r not in hidden]

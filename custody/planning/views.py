@@ -81,7 +81,7 @@ def scenario_detail(request: HttpRequest, pk: int) -> HttpResponse:
         except (RuleError, ValueError) as e:
             _fail(request, e if isinstance(e, RuleError) else RuleError(str(e)))
     audit.record(request, "planning_scenario_view", obj=sc)
-    data = sc.data
+    data = services.visible_scenario(request.user, sc)
     days = data["horizon_days"]
     sites = []
     for s in data["sites"]:
@@ -101,7 +101,8 @@ def scenario_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def scenario_download(request: HttpRequest, pk: int) -> HttpResponse:
     sc = get_restricted(PlanningScenario.objects.all(), request.user, "export", request=request, pk=pk)
     audit.record(request, "planning_scenario_export", obj=sc)
-    resp = HttpResponse(json.dumps(sc.data, ensure_ascii=False, indent=1), content_type="application/json")
+    data = services.visible_scenario(request.user, sc)
+    resp = HttpResponse(json.dumps(data, ensure_ascii=False, indent=1), content_type="application/json")
     resp["Content-Disposition"] = f'attachment; filename="scenario-{sc.pk}.json"'
     return resp
 
@@ -137,6 +138,9 @@ def _charts(run: PlanRun, days: list[PlanDay]) -> dict[str, str]:
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run(request, pk)
     audit.record(request, "planning_run_view", obj=run)
+    # Shown, never saved: the stored run keeps everyone the solver moved or left.
+    run.unmoved = services.visible_unmoved(request.user, run)
+    run.violations = services.visible_violations(request.user, run)
     days = list(run.plan_days.all())
     for d in days:
         d.binding_text = labels.binding(d.binding)
@@ -185,6 +189,9 @@ def _manifests(request: HttpRequest, run: PlanRun, day: int) -> list[dict[str, A
     from custody.registry.models import Person
 
     vehicles = list(restrict(PlannedVehicle.objects.filter(run=run, day=day), request.user))
+    hidden = services.hidden_people(request.user, (p for v in vehicles for p in v.manifest))
+    for v in vehicles:
+        v.manifest = services.visible_refs(v.manifest, hidden)
     refs = {p for v in vehicles for p in v.manifest}
     people = {p.ref: p for p in restrict(Person.objects.filter(ref__in=refs), request.user)}
     scenario_people = {p["id"]: p for p in run.scenario.data["people"] if p["id"] in refs}
