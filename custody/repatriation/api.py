@@ -1,10 +1,9 @@
 """Repatriation API: the board, a country (position, contacts, outreach, nationals, export) and a
-person's records per country (steps, overrides). Changes go through services; refusals answer 400 (or
-403 for the wrong agency/role) with the rule's message and are audited as denied."""
+person's records per country (steps, overrides). Every change is an action of services (checked and
+audited there; its refusal answered by DRF's exception handler); reads and exports are audited here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.http import Http404, HttpResponse
@@ -18,7 +17,7 @@ from rest_framework.response import Response
 from custody.core import audit
 from custody.core.access import restrict
 from custody.core.api import RestrictedViewSetMixin
-from custody.core.errors import RuleError
+from custody.core.errors import Refusal
 from custody.registry.models import Person
 from custody.repatriation import exports, services
 from custody.repatriation.models import Contact, CountryFile, Outreach, Repatriation
@@ -92,19 +91,6 @@ def _rep_out(r: Repatriation) -> dict[str, Any]:
                           for o in r.overrides.all()]}
 
 
-def _refusal(request: Request, audit_action: str, exc: RuleError, **detail: Any) -> Response:
-    audit.record(request, audit_action, outcome="denied", message=exc.message, via="api", **detail)
-    code = status.HTTP_403_FORBIDDEN if exc.rule in ("agency", "role") else status.HTTP_400_BAD_REQUEST
-    return Response({"detail": exc.message, "rule": exc.rule, "field": exc.field}, status=code)
-
-
-def _run(request: Request, audit_action: str, fn: Callable[[], Response], **detail: Any) -> Response:
-    try:
-        return fn()
-    except RuleError as exc:
-        return _refusal(request, audit_action, exc, **detail)
-
-
 def _valid(cls: type[serializers.Serializer], request: Request) -> dict[str, Any]:
     s = cls(data=request.data)
     s.is_valid(raise_exception=True)
@@ -124,7 +110,7 @@ class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
     def _code(self, code: str | None) -> str:
         try:
             return services.normalise_code(code or "")
-        except RuleError as exc:
+        except Refusal as exc:
             raise Http404("not found") from exc
 
     @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="repatriation_board")
@@ -164,12 +150,8 @@ class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
         code = self._code(code)
         d = _valid(RepatriationPositionIn, request)
 
-        def go() -> Response:
-            cf = services.set_position(request.user, code, d["position"], d["note"], d["on"])
-            audit.record(request, "repatriation_position", obj=cf, via="api")
-            return Response({"code": cf.code, "position": cf.position, "position_note": cf.position_note, "position_on": cf.position_on})
-
-        return _run(request, "repatriation_position", go, object_type="repatriation.countryfile", object_id=code)
+        cf = services.do_set_position(request.user, code, d["position"], d["note"], d["on"])
+        return Response({"code": cf.code, "position": cf.position, "position_note": cf.position_note, "position_on": cf.position_on})
 
     @extend_schema(request=RepatriationContactIn, responses=RepatriationContactSerializer)
     @action(detail=True, methods=["post"])
@@ -177,12 +159,8 @@ class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
         code = self._code(code)
         d = _valid(RepatriationContactIn, request)
 
-        def go() -> Response:
-            c = services.add_contact(request.user, code, **d)
-            audit.record(request, "repatriation_contact", obj=c, country=code, via="api")
-            return Response(RepatriationContactSerializer(c).data, status=status.HTTP_201_CREATED)
-
-        return _run(request, "repatriation_contact", go, object_type="repatriation.countryfile", object_id=code)
+        c = services.do_add_contact(request.user, code, **d)
+        return Response(RepatriationContactSerializer(c).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=RepatriationOutreachIn, responses=RepatriationOutreachSerializer)
     @action(detail=True, methods=["post"])
@@ -190,12 +168,8 @@ class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
         code = self._code(code)
         d = _valid(RepatriationOutreachIn, request)
 
-        def go() -> Response:
-            o = services.log_outreach(request.user, code, **d)
-            audit.record(request, "repatriation_outreach", obj=o, country=code, via="api")
-            return Response(RepatriationOutreachSerializer(o).data, status=status.HTTP_201_CREATED)
-
-        return _run(request, "repatriation_outreach", go, object_type="repatriation.countryfile", object_id=code)
+        o = services.do_log_outreach(request.user, code, **d)
+        return Response(RepatriationOutreachSerializer(o).data, status=status.HTTP_201_CREATED)
 
     # `fmt`, not `format`: DRF reserves ?format= for choosing its own renderer.
     @extend_schema(parameters=[OpenApiParameter("fmt", str, enum=["csv", "xlsx", "pdf"]), OpenApiParameter("lang", str)])
@@ -206,8 +180,11 @@ class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
         lang = "ar" if request.query_params.get("lang", "en").startswith("ar") else "en"
         try:
             data, ctype, name, exp = exports.render(request.user, code, fmt, lang)
-        except RuleError as exc:
-            return _refusal(request, "repatriation_export", exc, object_type="repatriation.countryfile", object_id=code, fmt=fmt)
+        except Refusal:
+            # An export is a read: refused, it is audited here (no transaction to roll back); DRF's handler answers.
+            audit.record(request, "repatriation_export", outcome="denied", via="api", object_type="repatriation.countryfile",
+                         object_id=code, fmt=fmt)
+            raise
         digest = exports.sha256(data)
         audit.record(request, "repatriation_export", object_type="repatriation.countryfile", object_id=code, fmt=fmt,
                      ids=[p.pk for p in exp.people], withheld=exp.withheld, sha256=digest, via="api")
@@ -240,14 +217,9 @@ class PersonRepatriationViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet)
         p = self.get_object()
         d = _valid(RepatriationStepIn, request)
 
-        def go() -> Response:
-            step = services.record_step(request.user, p, d["country"], d["kind"], on=d["on"], note=d["note"], officials=d["officials"])
-            audit.record(request, "repatriation_step", obj=step, person=p.ref, country=d["country"].upper(), kind=d["kind"],
-                         ledger_seq=step.repatriation.ledger_seq, via="api")
-            rep = Repatriation.objects.prefetch_related("steps__user", "overrides__supervisor").get(pk=step.repatriation_id)
-            return Response(_rep_out(rep), status=status.HTTP_201_CREATED)
-
-        return _run(request, "repatriation_step", go, object_type="registry.person", object_id=p.ref)
+        step = services.do_record_step(request.user, p.ref, d["country"], d["kind"], on=d["on"], note=d["note"], officials=d["officials"])
+        rep = Repatriation.objects.prefetch_related("steps__user", "overrides__supervisor").get(pk=step.repatriation_id)
+        return Response(_rep_out(rep), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=RepatriationOverrideIn, responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["post"])
@@ -255,13 +227,9 @@ class PersonRepatriationViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet)
         p = self.get_object()
         d = _valid(RepatriationOverrideIn, request)
 
-        def go() -> Response:
-            ov = services.record_override(request.user, p, d["country"], d["kind"], d["reason"])
-            audit.record(request, "repatriation_override", obj=ov, person=p.ref, via="api")
-            return Response({"id": ov.pk, "kind": ov.kind, "reason": ov.reason, "supervisor": ov.supervisor.username},
-                            status=status.HTTP_201_CREATED)
-
-        return _run(request, "repatriation_override", go, object_type="registry.person", object_id=p.ref)
+        ov = services.do_record_override(request.user, p.ref, d["country"], d["kind"], d["reason"])
+        return Response({"id": ov.pk, "kind": ov.kind, "reason": ov.reason, "supervisor": ov.supervisor.username},
+                        status=status.HTTP_201_CREATED)
 
 
 def register(router: Any) -> None:

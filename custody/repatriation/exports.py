@@ -22,12 +22,13 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from custody.accounts.models import Agency, Classification
-from custody.core.errors import RuleError
+from custody.core.actions import require
+from custody.core.errors import BadInput
 from custody.core.exports import append_row, csv_writer
 from custody.registry.countries import country_name
 from custody.registry.models import IdentifierKind, Person
 from custody.repatriation.models import Repatriation, StepKind, repatriation_agencies
-from custody.repatriation.services import _require_diplomat, nationals, normalise_code
+from custody.repatriation.services import nationals, normalise_code, require_diplomat
 
 FORMATS = {
     "csv": ("text/csv; charset=utf-8", "csv"),
@@ -59,7 +60,9 @@ class Export:
 
 
 def collect(user: Any, code: str) -> Export:
-    _require_diplomat(user, "export")
+    # A read, not an action: refused here (NotAllowed), audited as a denied export by the door that asked.
+    require(user, "export")
+    require_diplomat(user)
     code = normalise_code(code)
     visible = nationals(user, code)
     shared = list(visible.filter(shareable_q()).prefetch_related("nationalities", "identifiers").order_by("ref"))
@@ -82,7 +85,7 @@ def collect(user: Any, code: str) -> Export:
 def render(user: Any, code: str, fmt: str, language: str = "en") -> tuple[bytes, str, str, Export]:
     """(file bytes, content type, file name, what went in)."""
     if fmt not in FORMATS:
-        raise RuleError(_("Format must be csv, xlsx or pdf."), field="format")
+        raise BadInput(_("Format must be csv, xlsx or pdf."), field="format")
     with translation.override(language):
         exp = collect(user, code)
         if fmt == "csv":

@@ -1,19 +1,20 @@
-"""The only place that changes repatriation records. Each function takes the acting user and raises
-RuleError, naming the rule, before anything is written."""
+"""The only place that changes repatriation records: every change is an action (custody.core.actions),
+kept by the repatriation agencies (the foreign ministry, settings.REPATRIATION_AGENCIES), that reaches
+only the people the actor may see and refuses by name before anything is written."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from custody.cases.services import trial_pending
-from custody.core.access import can, restrict
-from custody.core.errors import RuleError
+from custody.core import actions
+from custody.core.access import restrict
+from custody.core.actions import BadInput, NotAllowed, RuleError, action, reach
 from custody.registry.countries import country_name, is_country_code
 from custody.registry.models import Nationality, Person, PopulationGroup
 from custody.repatriation.models import (
@@ -39,16 +40,15 @@ IN_CUSTODY = "in_custody"
 def normalise_code(code: str) -> str:
     code = (code or "").strip().upper()
     if not is_country_code(code):
-        raise RuleError(_("“%(code)s” is not a two-letter ISO country code.") % {"code": code}, field="country")
+        raise BadInput(_("“%(code)s” is not a two-letter ISO country code.") % {"code": code}, field="country")
     return code
 
 
-def _require_diplomat(user: Any, action: str = "change") -> None:
-    if not can(user, action):
-        raise RuleError(_("Your role does not allow this action (%(action)s).") % {"action": action}, rule="role")
+def require_diplomat(user: Any) -> None:
+    """The custodian of repatriation records: the diplomats' agencies alone write them."""
     if not is_diplomat(user):
-        raise RuleError(_("Repatriation records are kept by %(agencies)s.") % {"agencies": ", ".join(sorted(repatriation_agencies()))},
-                        rule="agency")
+        raise NotAllowed(_("Repatriation records are kept by %(agencies)s.") % {"agencies": ", ".join(sorted(repatriation_agencies()))},
+                         rule="agency")
 
 
 def country_file(code: str) -> CountryFile:
@@ -100,59 +100,67 @@ def board(user: Any) -> list[dict[str, Any]]:
     return out
 
 
-@transaction.atomic
-def set_position(user: Any, code: str, position: str, note: str = "", on: date | None = None) -> CountryFile:
-    _require_diplomat(user)
+@action("repatriation.set_position", capability="change")
+def do_set_position(user: Any, code: str, position: str, note: str = "", on: date | None = None) -> CountryFile:
+    require_diplomat(user)
     if position not in Position.values:
-        raise RuleError(_("“%(p)s” is not a position (%(list)s).") % {"p": position, "list": ", ".join(Position.values)}, field="position")
+        raise BadInput(_("“%(p)s” is not a position (%(list)s).") % {"p": position, "list": ", ".join(Position.values)}, field="position")
     cf = country_file(code)
     cf.position, cf.position_note, cf.position_on, cf.updated_by = position, note.strip(), on or timezone.localdate(), user
     cf.save()
+    actions.note(cf, country=cf.code, position=position)
     return cf
 
 
-@transaction.atomic
-def add_contact(user: Any, code: str, *, name: str, title: str = "", organisation: str = "", email: str = "", phone: str = "",
-                notes: str = "") -> Contact:
-    _require_diplomat(user)
+@action("repatriation.add_contact", capability="change")
+def do_add_contact(user: Any, code: str, *, name: str, title: str = "", organisation: str = "", email: str = "", phone: str = "",
+                   notes: str = "") -> Contact:
+    require_diplomat(user)
     if not name.strip():
-        raise RuleError(_("A contact needs a name."), field="name")
-    return Contact.objects.create(country=country_file(code), name=name.strip(), title=title, organisation=organisation, email=email,
-                                  phone=phone, notes=notes)
+        raise BadInput(_("A contact needs a name."), field="name")
+    contact = Contact.objects.create(country=country_file(code), name=name.strip(), title=title, organisation=organisation, email=email,
+                                     phone=phone, notes=notes)
+    actions.note(contact, country=contact.country.code)
+    return contact
 
 
-@transaction.atomic
-def log_outreach(user: Any, code: str, *, kind: str, on: date, subject: str, summary: str = "", reference: str = "",
-                 in_reply_to: int | None = None, contact: int | None = None) -> Outreach:
-    _require_diplomat(user)
+@action("repatriation.log_outreach", capability="change")
+def do_log_outreach(user: Any, code: str, *, kind: str, on: date, subject: str, summary: str = "", reference: str = "",
+                    in_reply_to: int | None = None, contact: int | None = None) -> Outreach:
+    require_diplomat(user)
     cf = country_file(code)
     if kind not in OutreachKind.values:
-        raise RuleError(_("“%(k)s” is not a kind of outreach.") % {"k": kind}, field="kind")
+        raise BadInput(_("“%(k)s” is not a kind of outreach.") % {"k": kind}, field="kind")
     if not subject.strip():
-        raise RuleError(_("Give the subject."), field="subject")
+        raise BadInput(_("Give the subject."), field="subject")
     if on > timezone.localdate():
-        raise RuleError(_("The date %(d)s is in the future.") % {"d": on.isoformat()}, field="on")
+        raise BadInput(_("The date %(d)s is in the future.") % {"d": on.isoformat()}, field="on")
     reply = None
     if kind == OutreachKind.NOTE_ANSWERED:
         reply = Outreach.objects.filter(pk=in_reply_to or 0, country=cf, kind=OutreachKind.NOTE_SENT).first()
         if reply is None:
-            raise RuleError(_("An answer names the note it answers: a diplomatic note sent to %(c)s.") % {"c": cf.code}, field="in_reply_to")
+            raise BadInput(_("An answer names the note it answers: a diplomatic note sent to %(c)s.") % {"c": cf.code}, field="in_reply_to")
         if on < reply.on:
-            raise RuleError(_("The answer is dated before the note it answers (%(d)s).") % {"d": reply.on.isoformat()}, field="on")
+            raise BadInput(_("The answer is dated before the note it answers (%(d)s).") % {"d": reply.on.isoformat()}, field="on")
     contact_row = Contact.objects.filter(pk=contact, country=cf).first() if contact else None
     if contact and contact_row is None:
-        raise RuleError(_("Contact #%(id)s is not a contact of %(c)s.") % {"id": contact, "c": cf.code}, field="contact")
-    return Outreach.objects.create(country=cf, kind=kind, on=on, subject=subject.strip(), summary=summary, reference=reference,
-                                   in_reply_to=reply, contact=contact_row, user=user)
+        raise BadInput(_("Contact #%(id)s is not a contact of %(c)s.") % {"id": contact, "c": cf.code}, field="contact")
+    outreach = Outreach.objects.create(country=cf, kind=kind, on=on, subject=subject.strip(), summary=summary, reference=reference,
+                                       in_reply_to=reply, contact=contact_row, user=user)
+    actions.note(outreach, country=cf.code, kind=kind)
+    return outreach
 
 
-def _repatriation(user: Any, person: Person, code: str) -> Repatriation:
+def _person(user: Any, person: Any) -> Person:
+    ref = getattr(person, "ref", person)
+    return reach(Person.objects.all(), user, "view", what=_("Person %(ref)s") % {"ref": ref}, lock=True, ref=ref)
+
+
+def _repatriation(person: Person, code: str) -> Repatriation:
     code = normalise_code(code)
-    if not restrict(Person.objects.filter(pk=person.pk), user).exists():
-        raise RuleError(_("Person %(ref)s is not one you may see.") % {"ref": person.ref})
     if not person.nationalities.filter(country=code).exists():
-        raise RuleError(_("%(ref)s is not recorded as a national of %(country)s.") % {"ref": person.ref, "country": country_name(code)},
-                        field="country")
+        raise BadInput(_("%(ref)s is not recorded as a national of %(country)s.") % {"ref": person.ref, "country": country_name(code)},
+                       field="country")
     country_file(code)
     rep, _created = Repatriation.objects.select_for_update().get_or_create(person=person, country=code)
     return rep
@@ -167,35 +175,38 @@ def needed_overrides(person: Person) -> list[str]:
     return needs
 
 
-@transaction.atomic
-def record_override(user: Any, person: Person, code: str, kind: str, reason: str) -> Override:
-    _require_diplomat(user, "approve")
+@action("repatriation.record_override", capability="approve")
+def do_record_override(user: Any, person: Any, code: str, kind: str, reason: str) -> Override:
+    require_diplomat(user)
     if kind not in OverrideKind.values:
-        raise RuleError(_("“%(k)s” is not a kind of override.") % {"k": kind}, field="kind")
+        raise BadInput(_("“%(k)s” is not a kind of override.") % {"k": kind}, field="kind")
     if not reason.strip():
-        raise RuleError(_("An override records its reason."), field="reason")
-    rep = _repatriation(user, person, code)
-    return Override.objects.create(repatriation=rep, kind=kind, reason=reason.strip(), supervisor=user)
+        raise BadInput(_("An override records its reason."), field="reason")
+    row = _person(user, person)
+    rep = _repatriation(row, code)
+    override = Override.objects.create(repatriation=rep, kind=kind, reason=reason.strip(), supervisor=user)
+    actions.note(override, person=row.ref, country=rep.country, kind=kind)
+    return override
 
 
 def _in_custody(person: Person) -> bool:
     return person.custody_status == IN_CUSTODY and person.current_facility_id is not None
 
 
-@transaction.atomic
-def record_step(user: Any, person: Person, code: str, kind: str, *, on: date | None = None, note: str = "",
-                officials: str = "", at: datetime | None = None) -> Step:
+@action("repatriation.record_step", capability="change")
+def do_record_step(user: Any, person: Any, code: str, kind: str, *, on: date | None = None, note: str = "",
+                   officials: str = "", at: datetime | None = None) -> Step:
     """One step of a person's repatriation to one country; the handover appends the ledger event."""
-    _require_diplomat(user)
+    require_diplomat(user)
     if kind not in StepKind.values:
-        raise RuleError(_("“%(k)s” is not a repatriation step (%(list)s).") % {"k": kind, "list": ", ".join(StepKind.values)}, field="kind")
-    person = Person.objects.select_for_update().get(pk=person.pk)
-    rep = _repatriation(user, person, code)
+        raise BadInput(_("“%(k)s” is not a repatriation step (%(list)s).") % {"k": kind, "list": ", ".join(StepKind.values)}, field="kind")
+    person = _person(user, person)
+    rep = _repatriation(person, code)
     at = at or timezone.now()
     on = on or timezone.localdate(at)
     # Only a schedule looks ahead; every other step records something that has happened.
     if kind != StepKind.SCHEDULED and on > timezone.localdate():
-        raise RuleError(_("The date %(d)s is in the future.") % {"d": on.isoformat()}, field="on")
+        raise BadInput(_("The date %(d)s is in the future.") % {"d": on.isoformat()}, field="on")
     if rep.stage in TERMINAL:
         raise RuleError(_("The repatriation of %(ref)s to %(country)s is closed (%(stage)s).")
                         % {"ref": person.ref, "country": country_name(rep.country), "stage": StepKind(rep.stage).label})
@@ -206,7 +217,7 @@ def record_step(user: Any, person: Person, code: str, kind: str, *, on: date | N
                         rule="order", field="kind")
     override = None
     if kind == StepKind.REFUSED and not note.strip():
-        raise RuleError(_("A refusal records the reason given."), field="note")
+        raise BadInput(_("A refusal records the reason given."), field="note")
     if kind in (StepKind.SCHEDULED, StepKind.HANDED_OVER):
         if not _in_custody(person):
             raise RuleError(_("%(ref)s is not in custody (status: %(status)s): only a person in custody is repatriated.")
@@ -228,7 +239,9 @@ def record_step(user: Any, person: Person, code: str, kind: str, *, on: date | N
         rep.refusal_reason = note.strip()
     rep.stage = kind
     rep.save()
-    return Step.objects.create(repatriation=rep, kind=kind, on=on, note=note[:500], override=override, user=user)
+    step = Step.objects.create(repatriation=rep, kind=kind, on=on, note=note[:500], override=override, user=user)
+    actions.note(step, person=person.ref, country=rep.country, kind=kind, ledger_seq=rep.ledger_seq)
+    return step
 
 
 def _ledger_handover(user: Any, person: Person, rep: Repatriation, at: datetime, officials: str) -> int:
@@ -236,7 +249,7 @@ def _ledger_handover(user: Any, person: Person, rep: Repatriation, at: datetime,
     from custody.ledger.specs import EventSpec
 
     if not officials.strip():
-        raise RuleError(_("Name the officials of the country who received the person."), field="officials")
+        raise BadInput(_("Name the officials of the country who received the person."), field="officials")
     recorded = record_event(EventSpec(
         kind="repatriated", person=person, occurred_at=at, country=rep.country,
         reason=f"handed over to officials of {country_name(rep.country, 'en')}: {officials.strip()}"[:500],

@@ -1,5 +1,6 @@
 """Repatriation pages: the board ranking countries, a country's page (nationals, contacts, outreach,
-position), a person's steps, and the exports. Every read, change, refusal and export is audited."""
+position), a person's steps, and the exports. Every read and export is audited here; every change is an
+action of services (checked and audited there), whose refusal is shown on the page it came from."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from django.utils.translation import gettext as _
 from custody.core import audit
 from custody.core.access import can, get_restricted, restrict
 from custody.core.charts import bar_chart
-from custody.core.errors import RuleError
+from custody.core.errors import Refusal
 from custody.registry.countries import country_name
 from custody.registry.models import Person
 from custody.repatriation import exports, services
@@ -56,7 +57,7 @@ def country(request: HttpRequest, code: str, *, error: str = "", status: int = 2
     user = request.user
     try:
         code = services.normalise_code(code)
-    except RuleError as exc:
+    except Refusal as exc:
         raise Http404("not found") from exc
     cf = restrict(CountryFile.objects.filter(code=code), user).first()
     people = services.nationals(user, code).select_related("current_facility").prefetch_related("nationalities").order_by("ref")
@@ -86,32 +87,29 @@ def country(request: HttpRequest, code: str, *, error: str = "", status: int = 2
     }, status=status)
 
 
-def _post_country(request: HttpRequest, code: str, form_cls: type, action: str, apply: Any) -> HttpResponse:
+def _post_country(request: HttpRequest, code: str, form_cls: type, apply: Any) -> HttpResponse:
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     form = form_cls(request.POST)
     if not form.is_valid():
         return country(request, code, error=form_errors(form), status=400)
     try:
-        obj = apply(form.cleaned_data)
-    except RuleError as exc:
-        audit.record(request, action, object_type="repatriation.countryfile", object_id=code.upper(), outcome="denied", message=exc.message)
-        return country(request, code, error=exc.message, status=400)
-    audit.record(request, action, obj=obj, country=code.upper())
+        apply(form.cleaned_data)
+    except Refusal as exc:
+        return country(request, code, error=exc.message, status=exc.status)
     return redirect("repatriation:country", code=code.upper())
 
 
 def country_position(request: HttpRequest, code: str) -> HttpResponse:
-    return _post_country(request, code, PositionForm, "repatriation_position",
-                         lambda d: services.set_position(request.user, code, d["position"], d["note"], d["on"]))
+    return _post_country(request, code, PositionForm, lambda d: services.do_set_position(request.user, code, d["position"], d["note"], d["on"]))
 
 
 def country_contact(request: HttpRequest, code: str) -> HttpResponse:
-    return _post_country(request, code, ContactForm, "repatriation_contact", lambda d: services.add_contact(request.user, code, **d))
+    return _post_country(request, code, ContactForm, lambda d: services.do_add_contact(request.user, code, **d))
 
 
 def country_outreach(request: HttpRequest, code: str) -> HttpResponse:
-    return _post_country(request, code, OutreachForm, "repatriation_outreach", lambda d: services.log_outreach(request.user, code, **d))
+    return _post_country(request, code, OutreachForm, lambda d: services.do_log_outreach(request.user, code, **d))
 
 
 def person(request: HttpRequest, ref: str, *, error: str = "", status: int = 200) -> HttpResponse:
@@ -140,12 +138,9 @@ def person_step(request: HttpRequest, ref: str) -> HttpResponse:
         return person(request, ref, error=form_errors(form), status=400)
     d = form.cleaned_data
     try:
-        step = services.record_step(request.user, p, d["country"], d["kind"], on=d["on"], note=d["note"], officials=d["officials"])
-    except RuleError as exc:
-        audit.record(request, "repatriation_step", obj=p, outcome="denied", message=exc.message, country=d["country"], kind=d["kind"])
-        return person(request, ref, error=exc.message, status=400)
-    audit.record(request, "repatriation_step", obj=step, person=p.ref, country=d["country"].upper(), kind=d["kind"],
-                 ledger_seq=step.repatriation.ledger_seq)
+        services.do_record_step(request.user, p.ref, d["country"], d["kind"], on=d["on"], note=d["note"], officials=d["officials"])
+    except Refusal as exc:
+        return person(request, ref, error=exc.message, status=exc.status)
     return redirect("repatriation:person", ref=ref)
 
 
@@ -158,11 +153,9 @@ def person_override(request: HttpRequest, ref: str) -> HttpResponse:
         return person(request, ref, error=form_errors(form), status=400)
     d = form.cleaned_data
     try:
-        ov = services.record_override(request.user, p, d["country"], d["kind"], d["reason"])
-    except RuleError as exc:
-        audit.record(request, "repatriation_override", obj=p, outcome="denied", message=exc.message)
-        return person(request, ref, error=exc.message, status=400)
-    audit.record(request, "repatriation_override", obj=ov, person=p.ref, country=d["country"].upper(), kind=d["kind"])
+        services.do_record_override(request.user, p.ref, d["country"], d["kind"], d["reason"])
+    except Refusal as exc:
+        return person(request, ref, error=exc.message, status=exc.status)
     return redirect("repatriation:person", ref=ref)
 
 
@@ -171,10 +164,11 @@ def export(request: HttpRequest, code: str, fmt: str) -> HttpResponse:
     language = "ar" if language.startswith("ar") else "en"
     try:
         data, content_type, name, exp = exports.render(request.user, code, fmt, language)
-    except RuleError as exc:
+    except Refusal as exc:
+        # An export is a read: refused, it is audited here (no transaction to roll back).
         audit.record(request, "repatriation_export", object_type="repatriation.countryfile", object_id=code.upper(), outcome="denied",
                      message=exc.message, fmt=fmt)
-        return country(request, code, error=exc.message, status=403 if exc.rule in ("agency", "role") else 400)
+        return country(request, code, error=exc.message, status=exc.status)
     audit.record(request, "repatriation_export", object_type="repatriation.countryfile", object_id=exp.code, fmt=fmt,
                  ids=[p.pk for p in exp.people], withheld=exp.withheld, sha256=exports.sha256(data))
     resp = HttpResponse(data, content_type=content_type)

@@ -49,7 +49,7 @@ def rw(agencies: dict[str, Any], facility_factory: Any, person_factory: Any, mak
     Nationality.objects.create(person=dual, country="FR")
     minor = mk("P-820003", "Youssef Mejri", "يوسف المجري", is_minor=True)
     trial = mk("P-820004", "Hamza Jaziri", "حمزة الجزيري")
-    cases.set_case_status(make_user("IRQ", "clerk"), trial, stage="charged", on=dt.date(2026, 2, 1), court="Central Criminal Court")
+    cases.do_set_case_status(make_user("IRQ", "clerk"), trial, stage="charged", on=dt.date(2026, 2, 1), court="Central Criminal Court")
     gone = mk("P-820005", "Walid Gharbi", "وليد الغربي", facility=None)
     secret = mk("P-820006", "Sami Ferchichi", "سامي الفرشيشي", classification=2)
     hidden = mk("P-820007", "Nabil Dridi", "نبيل الدريدي", release_all=False, originating_agency=agencies["IRQ"])

@@ -65,7 +65,7 @@ def test_position_contacts_and_outreach_log(rw: Any, make_user: Any, client_for:
     page = unescape(other.get("/repatriation/countries/TN/").content.decode())
     assert "Case by case" in page and "N-2026-014" in page and "Mr Consul" in page
     r = other.post("/repatriation/countries/TN/position/", {"position": "refuses"})
-    assert r.status_code == 400 and "kept by MFA" in unescape(r.content.decode())
+    assert r.status_code == 403 and "kept by MFA" in unescape(r.content.decode())
     api = api_for(make_user("MFA", "clerk")).post("/api/repatriation/countries/TN/position/", {"position": "maybe"}, format="json")
     assert api.status_code == 400 and api.json()["field"] == "position"
     got = api_for(make_user("IRQ", "viewer")).get("/api/repatriation/countries/TN/").json()
@@ -114,7 +114,7 @@ def test_export_refusals_and_cli(rw: Any, make_user: Any, client_for: Any, api_f
     r = client_for(make_user("CIO", "analyst")).get("/repatriation/countries/TN/export.csv")
     assert r.status_code == 403 and "kept by MFA" in unescape(r.content.decode())
     r = client_for(make_user("MFA", "clerk")).get("/repatriation/countries/TN/export.csv")
-    assert r.status_code == 403 and "(export)" in unescape(r.content.decode())
+    assert r.status_code == 403 and "it needs export" in unescape(r.content.decode())
     api = api_for(make_user("MFA", "analyst"))
     r = api.get("/api/repatriation/countries/TN/export/?fmt=docx")
     assert r.status_code == 400 and "Format must be csv, xlsx or pdf." in r.json()["detail"]
@@ -122,7 +122,7 @@ def test_export_refusals_and_cli(rw: Any, make_user: Any, client_for: Any, api_f
     assert ok.status_code == 200 and "P-820001" in ok.content.decode("utf-8-sig") and "P-820006" not in ok.content.decode("utf-8-sig")
     assert AuditEvent.objects.filter(action="repatriation_export", outcome="denied").count() == 3
     analyst = make_user("MFA", "analyst")
-    call_command("repatriation-export", "tn", "--format", "csv", "--user", analyst.username)
+    call_command("repatriation-export", "tn", "--format", "csv", "--as", analyst.username)
     out = capsys.readouterr().out
     assert "P-820001" in out and "RATIONALE-" not in out and "P-820006" not in out
     target = tmp_path / "tn.xlsx"

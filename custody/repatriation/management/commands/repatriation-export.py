@@ -1,4 +1,4 @@
-"""`custody repatriation-export CC --format csv|xlsx|pdf --user USERNAME [--out FILE]`: a country's list as
+"""`custody repatriation-export CC --format csv|xlsx|pdf --as USERNAME [--out FILE]`: a country's list as
 the foreign ministry may share it with that country; audited like the page's export."""
 
 from __future__ import annotations
@@ -7,13 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandParser
 from rich.console import Console
 
-from custody.accounts.models import User
 from custody.core import audit
-from custody.core.commands import CustodyCommand
-from custody.core.errors import RuleError
+from custody.core.commands import CustodyCommand, add_actor_argument, resolve_actor
+from custody.core.errors import Refusal
 from custody.repatriation import exports
 
 
@@ -23,23 +22,22 @@ class Command(CustodyCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("country", help="ISO 3166 alpha-2 code, e.g. TN")
         parser.add_argument("--format", choices=sorted(exports.FORMATS), default="csv")
-        parser.add_argument("--user", required=True, help="the acting user (a foreign ministry analyst or above)")
+        add_actor_argument(parser, required=True, help="the acting user (a foreign ministry analyst or above)")
         parser.add_argument("--out", default="", help="output file (default: standard output for csv)")
         parser.add_argument("--language", choices=["en", "ar"], default="en")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         con = Console(stderr=True)
-        user = User.objects.filter(username=opts["user"], is_active=True).select_related("agency").first()
-        if user is None:
-            raise CommandError(f"No active user named {opts['user']!r}.")
+        user = resolve_actor(opts["user"])
         code = opts["country"].upper()
         try:
             with con.status(f"Exporting the nationals of {code}…"):
                 data, _ctype, name, exp = exports.render(user, code, opts["format"], opts["language"])
-        except RuleError as exc:
+        except Refusal as exc:
+            # An export is a read: refused, it is audited here; CustodyCommand ends with the message and exit code.
             audit.record(None, "repatriation_export", object_type="repatriation.countryfile", object_id=code, outcome="denied", user=user,
                          message=exc.message, fmt=opts["format"], via="cli")
-            raise CommandError(exc.message) from exc
+            raise
         digest = exports.sha256(data)
         audit.record(None, "repatriation_export", object_type="repatriation.countryfile", object_id=exp.code, user=user, fmt=opts["format"],
                      ids=[p.pk for p in exp.people], withheld=exp.withheld, sha256=digest, via="cli")
