@@ -172,10 +172,20 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["custody.core.api_permissions.CustodyPermission"],
     "EXCEPTION_HANDLER": "custody.core.actions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "custody.core.schema.CustodyAutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # Capped at API_MAX_PAGE_SIZE; a malformed limit or offset is a 400 naming it (issue 14).
+    "DEFAULT_PAGINATION_CLASS": "custody.core.pagination.CappedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [],
 }
+# Hostile input (issue 14): the API's page cap; roster import limits, checked before a file is parsed
+# (custody.registry.importer.Limits); how long an upload not carried through to an import is kept.
+API_MAX_PAGE_SIZE = int(os.environ.get("CUSTODY_API_MAX_PAGE_SIZE", 200))
+IMPORT_MAX_BYTES = int(os.environ.get("CUSTODY_IMPORT_MAX_BYTES", 50 * 1024 * 1024))
+IMPORT_MAX_ROWS = int(os.environ.get("CUSTODY_IMPORT_MAX_ROWS", 250_000))
+IMPORT_MAX_COLUMNS = int(os.environ.get("CUSTODY_IMPORT_MAX_COLUMNS", 200))
+IMPORT_MAX_CELLS = int(os.environ.get("CUSTODY_IMPORT_MAX_CELLS", 3_000_000))
+IMPORT_MAX_XLSX_UNCOMPRESSED = int(os.environ.get("CUSTODY_IMPORT_MAX_XLSX_UNCOMPRESSED", 256 * 1024 * 1024))
+UPLOAD_MAX_AGE_HOURS = float(os.environ.get("CUSTODY_UPLOAD_MAX_AGE_HOURS", 24))
 SPECTACULAR_SETTINGS = {
     "TITLE": "Custody API",
     "DESCRIPTION": "Every response is restricted by the caller's agency, role, releasability and field rules.",

@@ -12,16 +12,16 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.routers import DefaultRouter
 
 from custody.core import views as core_views
+from custody.core.api import CustodyRouter
 
 DOMAIN_APPS = [
     "accounts", "registry", "ledger", "matching", "biometrics", "planning",
     "cases", "repatriation", "camps", "coordination",
 ]
 
-router = DefaultRouter()
+router = CustodyRouter()  # Idempotency-Key on every POST (custody.core.idempotency)
 # No ".json" twins of every route: custom actions would each need a `format` argument, and the
 # Accept header already chooses the renderer.
 router.include_format_suffixes = False

@@ -24,7 +24,6 @@ from custody.core import audit
 from custody.core.access import can, get_restricted, restrict
 from custody.core.api import RestrictedModelViewSet, RestrictedViewSetMixin
 from custody.core.errors import RuleError
-from custody.core.idempotency import idempotent
 from custody.registry.models import Facility, FacilityKind, Household, Person, PopulationGroup, Relation
 
 
@@ -110,7 +109,6 @@ class HouseholdViewSet(RestrictedModelViewSet):
         audit.record(request, "household_list", object_type="registry.household", object_id="api list", via="api")
         return response
 
-    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = request.data
         try:
@@ -155,7 +153,6 @@ class MovementViewSet(RestrictedModelViewSet):
         return qs
 
     @extend_schema(request=MovementInput, responses=MovementSerializer)
-    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = MovementInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -192,7 +189,6 @@ class ControlChangeViewSet(RestrictedModelViewSet):
     queryset = ControlChange.objects.select_related("camp", "from_custodian", "to_custodian")
     http_method_names = ["get", "post", "head", "options"]
 
-    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         s = self.get_serializer(data=request.data)
         s.is_valid(raise_exception=True)
@@ -233,7 +229,6 @@ class CensusViewSet(RestrictedModelViewSet):
     queryset = Census.objects.select_related("camp")
     http_method_names = ["get", "post", "head", "options"]
 
-    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         s = self.get_serializer(data=request.data)
         s.is_valid(raise_exception=True)

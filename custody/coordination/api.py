@@ -28,7 +28,6 @@ from custody.core import audit
 from custody.core.access import can, get_restricted
 from custody.core.api import RestrictedModelViewSet, RestrictedReadOnlyViewSet
 from custody.core.errors import RuleError
-from custody.core.idempotency import idempotent
 
 
 def refused(exc: RuleError, status: int = 400) -> Response:
@@ -84,7 +83,6 @@ class MeetingViewSet(RestrictedModelViewSet):
     queryset = Meeting.objects.prefetch_related("attendees", "decisions__facilities", "actions__owner")
     http_method_names = ["get", "post", "head", "options"]
 
-    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         d = request.data
         try:
@@ -178,7 +176,6 @@ class IncidentViewSet(RestrictedModelViewSet):
         audit.record(request, "incident_list", object_type="coordination.incident", object_id="api list", via="api")
         return response
 
-    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         d = request.data
         try:

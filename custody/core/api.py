@@ -7,11 +7,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import permissions, viewsets
+from rest_framework.routers import DefaultRouter
 
 from custody.core import audit
 from custody.core.access import restrict
 from custody.core.api_permissions import CustodyPermission  # noqa: E402,F401  (re-exported)
 from custody.core.history import reset_change_context, set_change_context
+from custody.core.idempotency import with_idempotency
+from custody.core.pagination import choice_param, date_param, int_param  # noqa: F401  (re-exported)
 
 
 class RestrictedViewSetMixin:
@@ -76,3 +79,14 @@ class RestrictedReadOnlyViewSet(AuditedRetrieveMixin, RestrictedViewSetMixin, vi
 
 class RestrictedModelViewSet(AuditedRetrieveMixin, RestrictedViewSetMixin, viewsets.ModelViewSet):
     pass
+
+
+class CustodyRouter(DefaultRouter):
+    """The API's one router: every viewset registered through it honours `Idempotency-Key` on POST
+    (custody.core.idempotency), so no endpoint depends on its author remembering to."""
+
+    include_format_suffixes = False
+
+    def register(self, prefix: str, viewset: Any, basename: str | None = None) -> None:
+        super().register(prefix, with_idempotency(viewset), basename)
+

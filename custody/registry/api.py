@@ -2,14 +2,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from custody.core import audit
+from custody.core.access import restrict
 from custody.core.api import RestrictedModelViewSet, RestrictedReadOnlyViewSet
-from custody.core.idempotency import idempotent
-from custody.registry.models import Facility, Person
+from custody.registry import importer
+from custody.registry.models import Facility, ImportBatch, Person
 from custody.registry.search import find_people
 from custody.registry.serializers import FacilitySerializer, PersonSerializer
 
@@ -44,7 +47,6 @@ class PersonViewSet(RestrictedModelViewSet):
             qs = qs.filter(nationalities__country=params["nationality"].upper())
         return qs
 
-    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response = super().create(request, *args, **kwargs)
         audit.record(request, "person_create", object_type="registry.person", object_id=response.data.get("ref", ""))
@@ -63,6 +65,84 @@ class FacilityViewSet(RestrictedReadOnlyViewSet):
     audit_reads = False
 
 
+class ImportBatchSerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="user.username", default=None, read_only=True)
+    undone_by = serializers.CharField(source="undone_by.username", default=None, read_only=True)
+
+    class Meta:
+        model = ImportBatch
+        fields = ["id", "at", "user", "file_name", "sha256", "content_sha256", "source", "rows", "mapping", "undone_at", "undone_by"]
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    source = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    mapping = serializers.JSONField(required=False, default=dict, help_text="header -> field; unmapped headers are guessed")
+    dry_run = serializers.BooleanField(required=False, default=False)
+    allow_duplicate = serializers.BooleanField(required=False, default=False,
+                                               help_text="import although the same file or rows were imported before")
+
+    def validate_mapping(self, value: Any) -> dict[str, str]:
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise serializers.ValidationError(_("Give the mapping as an object of column header to field name."))
+        unknown = sorted(v for v in value.values() if v and v not in importer.TARGET_FIELDS)
+        if unknown:
+            raise serializers.ValidationError(_("Unknown field(s): %(fields)s.") % {"fields": ", ".join(unknown)})
+        return value
+
+
+class ImportBatchViewSet(RestrictedReadOnlyViewSet):
+    """Roster imports of the caller's agency. POST a CSV or XLSX `file` to import it (all rows or none):
+    201 with the batch; 400 naming the file problem or every bad row; 409 when the same file or the
+    same rows were imported before and not undone (the answer names when and by whom), unless
+    `allow_duplicate`. `dry_run` validates and reports earlier imports without writing."""
+
+    serializer_class = ImportBatchSerializer
+    queryset = ImportBatch.objects.select_related("user", "undone_by").order_by("-at")
+    required_action = "import"
+    audit_reads = False
+
+    @extend_schema(request={"multipart/form-data": ImportUploadSerializer}, responses={201: ImportBatchSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        s = ImportUploadSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        v = s.validated_data
+        upload = v["file"]
+        try:
+            importer.check_upload_size(upload.size)
+            table = importer.read_table(upload.read(), upload.name)
+        except importer.ImportFileError as exc:
+            audit.record(request, "import_upload", outcome="failed", file=upload.name, error=str(exc), via="api")
+            raise serializers.ValidationError({"file": [str(exc)]}) from exc
+        mapping = importer.propose_mapping(table.headers)
+        for header, target in v["mapping"].items():
+            if header not in table.headers:
+                raise serializers.ValidationError({"mapping": [_("The file has no column “%(h)s”.") % {"h": header}]})
+            mapping[header] = target
+        mapping = {h: t for h, t in mapping.items() if t}
+        codes = set(restrict(Facility.objects.all(), request.user).values_list("code", flat=True))
+        parsed, errors = importer.validate(table, mapping, codes)
+        previous = importer.previous_imports(table, request.user)
+        if errors:
+            audit.record(request, "import_validate", outcome="failed", file=table.file_name, errors=len(errors), via="api")
+            return Response({"file": [str(e) for e in errors[:200]], "error_count": len(errors)}, status=400)
+        if v["dry_run"]:
+            return Response({"rows": len(parsed), "mapping": mapping, "sha256": table.sha256, "content_sha256": table.content_sha256,
+                             "previous": ImportBatchSerializer(previous, many=True).data,
+                             "previous_text": [importer.duplicate_message(b) for b in previous]})
+        try:
+            batch = importer.commit(table, mapping, parsed, user=request.user, source=v["source"], allow_duplicate=v["allow_duplicate"])
+        except importer.DuplicateImport as exc:
+            audit.record(request, "import", outcome="denied", file=table.file_name, sha256=table.sha256, reason="duplicate",
+                         previous=[b.pk for b in exc.previous], via="api")
+            return Response({"detail": exc.message, "rule": "duplicate_import",
+                             "previous": ImportBatchSerializer(exc.previous, many=True).data}, status=409)
+        audit.record(request, "import", obj=batch, file=table.file_name, sha256=table.sha256, rows=len(parsed),
+                     duplicate_of=[b.pk for b in previous], via="api")
+        return Response(ImportBatchSerializer(batch).data, status=201)
+
+
 def register(router: Any) -> None:
     router.register("registry/people", PersonViewSet, basename="registry-person")
     router.register("registry/facilities", FacilityViewSet, basename="registry-facility")
+    router.register("registry/imports", ImportBatchViewSet, basename="registry-import")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -16,10 +15,8 @@ from django.views.decorators.http import require_POST
 from custody.core import audit
 from custody.core.access import can, restrict
 from custody.core.errors import RuleError
-from custody.registry import importer
+from custody.registry import importer, uploads
 from custody.registry.models import Facility, ImportBatch
-
-UPLOAD_DIR = Path(settings.VAR_DIR) / "uploads"
 
 
 def _require_import(request: HttpRequest) -> None:
@@ -31,7 +28,7 @@ def _require_import(request: HttpRequest) -> None:
 def _upload_path(token: str) -> Path:
     if not token.isalnum():
         raise Http404
-    return UPLOAD_DIR / token
+    return uploads.upload_dir() / token
 
 
 def import_start(request: HttpRequest) -> HttpResponse:
@@ -49,8 +46,9 @@ def import_start(request: HttpRequest) -> HttpResponse:
             audit.record(request, "import_upload", outcome="failed", file=upload.name, error=error)
         else:
             token = secrets.token_hex(16)
-            UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
+            uploads.upload_dir().mkdir(parents=True, exist_ok=True)
             _upload_path(token).write_bytes(data)
+            uploads.schedule_sweep()  # gone after UPLOAD_MAX_AGE_HOURS unless imported
             request.session[f"import_{token}"] = {"name": upload.name, "source": request.POST.get("source", "")}
             return redirect("registry:import_map", token=token)
     return render(request, "registry/import_start.html", {"error": error, "page_classification": 1})
@@ -69,6 +67,8 @@ def import_map(request: HttpRequest, token: str) -> HttpResponse:
     table = importer.read_table(path.read_bytes(), meta["name"])
     mapping = importer.propose_mapping(table.headers)
     errors: list[importer.RowError] = []
+    previous = importer.previous_imports(table, request.user)
+    duplicate_refused = False
     if request.method == "POST":
         mapping = {h: request.POST.get(f"map_{i}", "") for i, h in enumerate(table.headers)}
         mapping = {h: t for h, t in mapping.items() if t}
@@ -89,22 +89,31 @@ def import_map(request: HttpRequest, token: str) -> HttpResponse:
                     messages.info(request, _("This file was already imported."))
                     return redirect("registry:batch_list")
                 try:
-                    batch = importer.commit(table, mapping, parsed, user=request.user, source=meta.get("source", ""))
+                    batch = importer.commit(table, mapping, parsed, user=request.user, source=meta.get("source", ""),
+                                            allow_duplicate=request.POST.get("allow_duplicate") == "1")
+                except importer.DuplicateImport as exc:
+                    claimed.rename(path)
+                    audit.record(request, "import", outcome="denied", file=table.file_name, sha256=table.sha256,
+                                 reason="duplicate", previous=[b.pk for b in exc.previous])
+                    duplicate_refused = True
                 except BaseException:
                     claimed.rename(path)
                     raise
-                audit.record(request, "import", obj=batch, file=table.file_name, sha256=table.sha256, rows=len(parsed))
-                claimed.unlink(missing_ok=True)
-                del request.session[f"import_{token}"]
-                request.session[f"import_done_{token}"] = batch.pk
-                messages.success(request, _("Imported %(n)d people from %(f)s.") % {"n": len(parsed), "f": table.file_name})
-                return redirect("registry:batch_list")
+                else:
+                    audit.record(request, "import", obj=batch, file=table.file_name, sha256=table.sha256, rows=len(parsed),
+                                 duplicate_of=[b.pk for b in previous])
+                    claimed.unlink(missing_ok=True)
+                    del request.session[f"import_{token}"]
+                    request.session[f"import_done_{token}"] = batch.pk
+                    messages.success(request, _("Imported %(n)d people from %(f)s.") % {"n": len(parsed), "f": table.file_name})
+                    return redirect("registry:batch_list")
             if errors:
                 audit.record(request, "import_validate", outcome="failed", file=table.file_name, errors=len(errors))
     return render(request, "registry/import_map.html", {
         "table": table, "preview": table.rows[:15], "mapping": mapping, "targets": importer.TARGET_FIELDS,
         "errors": errors[:200], "error_count": len(errors), "validated": request.method == "POST" and not errors,
         "columns": list(enumerate(table.headers)), "page_classification": 1,
+        "previous": [importer.duplicate_message(b) for b in previous], "duplicate_refused": duplicate_refused,
     })
 
 

@@ -152,6 +152,48 @@ class Table:
     sha256: str
     file_name: str
 
+    @property
+    def content_sha256(self) -> str:
+        return content_hash(self.headers, self.rows)
+
+
+def content_hash(headers: list[str], rows: list[list[str]]) -> str:
+    """SHA-256 of the roster's cells, whatever file carried them: headers case-folded, cells stripped,
+    JSON-encoded. The same rows saved as UTF-8 or Windows-1256 CSV, or as XLSX, hash alike."""
+    import json
+
+    cells = [[h.strip().casefold() for h in headers], *[[c.strip() for c in r] for r in rows]]
+    return hashlib.sha256(json.dumps(cells, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+
+
+def previous_imports(table: Table, user: Any) -> list[Any]:
+    """Batches (not undone, visible to `user`) of the same file or the same rows, newest first."""
+    from django.db.models import Q
+
+    from custody.core.access import restrict
+    from custody.registry.models import ImportBatch
+
+    qs = restrict(ImportBatch.objects.select_related("user"), user, "import").filter(undone_at__isnull=True)
+    return list(qs.filter(Q(sha256=table.sha256) | Q(content_sha256=table.content_sha256)).order_by("-at")[:5])
+
+
+def duplicate_message(batch: Any) -> str:
+    from django.utils import timezone
+
+    return _("This file was imported on %(at)s by %(user)s (batch %(batch)d, %(rows)d rows).") % {
+        "at": timezone.localtime(batch.at).strftime("%Y-%m-%d %H:%M"), "user": batch.user.username if batch.user else "—",
+        "batch": batch.pk, "rows": batch.rows}
+
+
+class DuplicateImport(Exception):
+    """The roster was imported before and the caller did not say to import it again."""
+
+    def __init__(self, previous: list[Any]) -> None:
+        self.previous = previous
+        self.message = " ".join([duplicate_message(b) for b in previous[:1]] + [
+            _("Undo that import first, or confirm that the same people are to be imported again.")])
+        super().__init__(self.message)
+
 
 @dataclass
 class ParsedRow:
@@ -527,8 +569,10 @@ def validate(table: Table, mapping: dict[str, str], facility_codes: set[str], to
     return parsed, errors
 
 
-def commit(table: Table, mapping: dict[str, str], parsed: list[ParsedRow], *, user: Any, source: str = "") -> Any:
-    """Write every row in one transaction; returns the ImportBatch."""
+def commit(table: Table, mapping: dict[str, str], parsed: list[ParsedRow], *, user: Any, source: str = "",
+           allow_duplicate: bool = False) -> Any:
+    """Write every row in one transaction; returns the ImportBatch. A roster already imported (same
+    file or same rows, not undone) raises DuplicateImport unless `allow_duplicate`."""
     from custody.registry.models import (
         Facility,
         Identifier,
@@ -542,7 +586,12 @@ def commit(table: Table, mapping: dict[str, str], parsed: list[ParsedRow], *, us
 
     facilities = {f.code: f for f in Facility.objects.all()}
     with transaction.atomic():
-        batch = ImportBatch.objects.create(user=user, file_name=table.file_name, sha256=table.sha256, source=source or table.file_name, rows=len(parsed), mapping=mapping)
+        if not allow_duplicate:
+            previous = previous_imports(table, user)
+            if previous:
+                raise DuplicateImport(previous)
+        batch = ImportBatch.objects.create(user=user, file_name=table.file_name, sha256=table.sha256, content_sha256=table.content_sha256,
+                                           source=source or table.file_name, rows=len(parsed), mapping=mapping)
         refs = next_refs(len(parsed))
         people = []
         for ref, row in zip(refs, parsed, strict=True):

@@ -121,6 +121,9 @@ class ImportBatch(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
     file_name = models.CharField(max_length=255)
     sha256 = models.CharField(max_length=64, db_index=True)
+    # The rows themselves, hashed apart from their file format: the same roster saved again as CSV,
+    # or re-exported as XLSX, is still recognised as imported (custody.registry.importer.content_hash).
+    content_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
     source = models.CharField(max_length=100, blank=True)
     rows = models.PositiveIntegerField(default=0)
     mapping = models.JSONField(default=dict)

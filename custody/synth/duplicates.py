@@ -26,12 +26,12 @@ changes nothing else in the population.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
 import random
 from pathlib import Path
 
+from custody.core.exports import csv_writer
 from custody.synth import places
 from custody.synth.model import EventSpec, Name, Person, PlantedDuplicate, Population
 from custody.synth.rand import between, pick
@@ -171,7 +171,7 @@ def write_truth(pop: Population, path: str | Path) -> int:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
+        writer = csv_writer(fh)
         writer.writerow(TRUTH_COLUMNS)
         for d in pop.planted:
             writer.writerow([d.original, d.duplicate, d.source, ";".join(d.variations)])

@@ -305,3 +305,227 @@ def test_dedupe_output_keeps_names_as_text(tmp_path: Path) -> None:
     call_command("dedupe", str(src), "--out", str(out))
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert [r["name"] for r in rows] == ["'=1+1", "'@SUM(A1)", "Ali Hassan"]
+
+
+# ------------------------------------------------------------------------------------ idempotency
+
+
+def post_routes() -> list[tuple[str, str, type]]:
+    """Every POST route of the API's router: (URL pattern, action name, viewset class)."""
+    from custody.urls import router
+
+    out = []
+    for pattern in router.urls:
+        actions = getattr(pattern.callback, "actions", None) or {}
+        if "post" in actions:
+            out.append((str(pattern.pattern), actions["post"], pattern.callback.cls))
+    return out
+
+
+def _url(pattern: str, world: Any) -> str:
+    """The pattern with its path parameters filled from the world (any value will do for routes that
+    answer 404 both times: what is compared is the two answers)."""
+    values = {"ref": world.person("irq_only").ref, "code": "TN", "reference": "H-0", "pk": "1"}
+    url = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values.get(m.group(1), "1"), pattern)
+    return "/api/" + url.strip("^$")
+
+
+def _row_counts() -> dict[str, int]:
+    from django.apps import apps
+
+    return {m._meta.label: m._default_manager.count() for m in apps.get_models() if m._meta.managed and not m._meta.proxy}
+
+
+def _bodies(world: Any, newcomer: Any) -> dict[str, dict[str, Any]]:
+    """Bodies that create something, for the creates the issue names and a few more; every other POST
+    route is still walked (with an empty body) and must answer a retry the same way."""
+    from django.utils import timezone
+
+    person, prison = world.person("irq_only"), world.facilities["irq_prison"].code
+    today = timezone.localdate().isoformat()
+    return {
+        "registry/people/": {"display_name": "Retried Person", "sex": "M"},
+        "ledger/events/": {"kind": "intake", "person": newcomer.ref, "occurred_at": timezone.now().isoformat(), "facility": prison},
+        "ledger/roll-calls/": {"facility": prison, "counted": 2},
+        "cases/items/": {"people": [person.ref], "kind": "interview", "title": "Retried interview", "source": "test"},
+        "coordination/meetings/": {"title": "Retried meeting", "held_on": today, "attendees": ["IRQ"]},
+        "coordination/incidents/": {"site": prison, "kind": "other", "occurred_on": today, "severity": 1, "source": "test"},
+    }
+
+
+def test_every_post_route_answers_a_retried_key_once(world: Any, make_user: Any, api_for: Any, person_factory: Any) -> None:
+    from custody.core.idempotency import IdempotentDispatchMixin
+
+    routes = post_routes()
+    assert len(routes) > 40, routes
+    api = api_for(make_user("IRQ", "supervisor"))
+    bodies = _bodies(world, person_factory("Newly Arrived", "واصل جديد", originating_agency=world.facilities["irq_prison"].custodian))
+    known = {pattern.strip("^$") for pattern, _action, _cls in routes}
+    assert set(bodies) <= known, set(bodies) - known
+    created = []
+    for n, (pattern, _action, cls) in enumerate(routes):
+        assert issubclass(cls, IdempotentDispatchMixin), f"{pattern} ({cls.__name__}) does not honour Idempotency-Key"
+        url = _url(pattern, world)
+        body = bodies.get(pattern.strip("^$"), {})
+        key = f"retry-{n}"
+        first = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+        before = _row_counts()
+        second = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+        print(pattern, first.status_code, str(getattr(first, "data", ""))[:300])
+        assert second.status_code == first.status_code, (pattern, first.status_code, second.status_code)
+        if 200 <= first.status_code < 300:
+            created.append(pattern.strip("^$"))
+            assert second["Idempotent-Replay"] == "true", pattern
+            assert second.json() == first.json(), pattern
+            grown = {k: (before[k], v) for k, v in _row_counts().items() if v != before[k] and k != "core.auditevent"}
+            assert not grown, (pattern, grown)
+    print("2xx:", created)
+    assert set(bodies) <= set(created), set(bodies) - set(created)
+
+
+def test_retried_key_on_another_path_is_refused_and_a_long_key_named(world: Any, make_user: Any, api_for: Any) -> None:
+    api = api_for(make_user("IRQ", "supervisor"))
+    prison = world.facilities["irq_prison"].code
+    first = api.post("/api/ledger/roll-calls/", {"facility": prison, "counted": 2}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.status_code == 201
+    other = api.post("/api/registry/people/", {"display_name": "Someone Else"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert other.status_code == 409 and "/api/ledger/roll-calls/" in str(other.json()["Idempotency-Key"])
+    long = api.post("/api/ledger/roll-calls/", {"facility": prison, "counted": 2}, format="json", HTTP_IDEMPOTENCY_KEY="k" * 101)
+    assert long.status_code == 400 and "Idempotency-Key" in long.json()
+    # Another user's identical key is another request.
+    mine = api_for(make_user("IRQ", "supervisor")).post("/api/ledger/roll-calls/", {"facility": prison, "counted": 2}, format="json",
+                                                         HTTP_IDEMPOTENCY_KEY="k-1")
+    assert mine.status_code == 201 and not mine.get("Idempotent-Replay")
+
+
+def test_a_viewset_registered_later_gets_idempotency_without_asking() -> None:
+    from rest_framework import viewsets
+
+    from custody.core.api import CustodyRouter
+    from custody.core.idempotency import IdempotentDispatchMixin
+
+    class Brand(viewsets.ViewSet):
+        """A new endpoint."""
+
+        def create(self, request: Any) -> Any:
+            raise AssertionError("not called")
+
+    router = CustodyRouter()
+    router.register("brand/new", Brand, basename="brand-new")
+    registered = router.registry[0][1]
+    assert issubclass(registered, IdempotentDispatchMixin) and registered.__name__ == "Brand" and registered.__doc__ == "A new endpoint."
+
+
+# ------------------------------------------------------------------------------------------ pages
+
+
+def test_page_size_is_capped_and_bad_limits_named(world: Any, make_user: Any, api_for: Any, person_factory: Any, settings: Any) -> None:
+    settings.API_MAX_PAGE_SIZE = 3
+    for n in range(5):
+        person_factory(f"Paged Person {n}", "")
+    api = api_for(make_user("IRQ", "supervisor"))
+    r = api.get("/api/registry/people/?limit=100000")
+    assert r.status_code == 200 and len(r.json()["results"]) == 3 and r.json()["next"], r.json()
+    assert r.json()["count"] > 3
+    for query, name in (("limit=abc", "limit"), ("limit=-5", "limit"), ("limit=0", "limit"), ("offset=x", "offset"),
+                        ("offset=-1", "offset"), ("offset=99999999999999999999", "offset")):
+        bad = api.get(f"/api/registry/people/?{query}")
+        assert bad.status_code == 400 and name in bad.json(), (query, bad.status_code, bad.content[:200])
+
+
+# ----------------------------------------------------------------------------------- duplicates
+
+ROSTER = "name,dob,facility\nAli Hassan Alobaidi,1990,IMP1\nOmar Khalid Aljubouri,1985,IMP1\n"
+
+
+def _commit(c: Any, data: bytes, name: str, **extra: str) -> Any:
+    r = _upload(c, data, name)
+    assert r.status_code == 302, _page_error(r)
+    page = c.get(r["Location"])
+    form = {f"map_{i}": page.context["mapping"].get(h, "") for i, h in page.context["columns"]}
+    return page, c.post(r["Location"], {**form, "action": "commit", **extra})
+
+
+def test_duplicate_roster_is_shown_and_refused_on_the_page(make_user: Any, client_for: Any, imp_facility: Any) -> None:
+    from custody.registry.models import ImportBatch
+
+    clerk = make_user("IRQ", "clerk")
+    c = client_for(clerk)
+    _page, r = _commit(c, ROSTER.encode(), "roster.csv")
+    assert r.status_code == 302 and ImportBatch.objects.count() == 1
+    first = ImportBatch.objects.get()
+    # The same rows, re-saved in Windows-1256 under another name: recognised by their content.
+    page, r = _commit(c, ROSTER.encode("cp1256"), "roster-again.csv")
+    text = page.content.decode()
+    assert "This file was imported on" in text and clerk.username in text and f"batch {first.pk}" in text
+    assert r.status_code == 200 and r.context["duplicate_refused"] and ImportBatch.objects.count() == 1
+    assert Person.objects.count() == 2
+    # In Arabic the warning is translated.
+    r_ar = c.get(page.request["PATH_INFO"].replace("/registry/", "/ar/registry/", 1))
+    assert clerk.username in r_ar.content.decode() and "استُورد" in r_ar.content.decode()
+    # Confirmed on purpose, it goes through.
+    _page, r = _commit(c, ROSTER.encode(), "roster.csv", allow_duplicate="1")
+    assert r.status_code == 302 and ImportBatch.objects.count() == 2 and Person.objects.count() == 4
+
+
+def test_duplicate_roster_refused_by_cli_and_api(make_user: Any, api_for: Any, imp_facility: Any, tmp_path: Path) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from custody.registry.models import ImportBatch
+
+    clerk = make_user("IRQ", "clerk")
+    src = tmp_path / "roster.csv"
+    src.write_text(ROSTER, encoding="utf-8")
+    call_command("import-roster", str(src), "--user", clerk.username, stdout=io.StringIO())
+    with pytest.raises(CommandError, match=r"This file was imported on .* by " + re.escape(clerk.username)):
+        call_command("import-roster", str(src), "--user", clerk.username, stdout=io.StringIO())
+    api = api_for(clerk)
+    listed = api.get("/api/registry/imports/").json()["results"]
+    assert listed[0]["user"] == clerk.username and listed[0]["content_sha256"]
+    r = api.post("/api/registry/imports/", {"file": SimpleUploadedFile("r.csv", ROSTER.encode())}, format="multipart")
+    assert r.status_code == 409 and r.json()["rule"] == "duplicate_import" and clerk.username in r.json()["detail"], r.json()
+    assert r.json()["previous"][0]["id"] == listed[0]["id"]
+    dry = api.post("/api/registry/imports/", {"file": SimpleUploadedFile("r.csv", ROSTER.encode()), "dry_run": "true"}, format="multipart")
+    assert dry.status_code == 200 and dry.json()["previous_text"] and ImportBatch.objects.count() == 1
+    new = api.post("/api/registry/imports/", {"file": SimpleUploadedFile("n.csv", b"name\nZaid Talal Alani\n")}, format="multipart")
+    assert new.status_code == 201 and new.json()["rows"] == 1
+    # Undone, the earlier import no longer counts.
+    call_command("import-undo", str(listed[0]["id"]), "--user", clerk.username, stdout=io.StringIO())
+    again = api.post("/api/registry/imports/", {"file": SimpleUploadedFile("r.csv", ROSTER.encode())}, format="multipart")
+    assert again.status_code == 201, again.json()
+
+
+# ----------------------------------------------------------------------------- abandoned uploads
+
+
+def test_abandoned_upload_is_swept_by_the_task_queue(make_user: Any, client_for: Any, settings: Any, tmp_path: Path) -> None:
+    import time
+
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from custody.registry.tasks import TASK_PATH
+    from custody.registry.uploads import upload_dir
+
+    settings.VAR_DIR = tmp_path
+    settings.UPLOAD_MAX_AGE_HOURS = 2
+    c = client_for(make_user("IRQ", "clerk"))
+    r = _upload(c, ROSTER.encode(), "walked-away.csv")
+    token = r["Location"].rstrip("/").split("/")[-2]
+    kept = _upload(c, b"name\nAli\n", "recent.csv")["Location"].rstrip("/").split("/")[-2]
+    path = upload_dir() / token
+    assert path.exists()
+    queued = DBTaskResult.objects.filter(task_path=TASK_PATH, status="READY").order_by("run_after")
+    assert queued.count() == 2
+    # Each upload queued the sweep for when it becomes abandoned: two hours (and a minute) from now.
+    wait = queued.first().run_after - timezone.now()
+    assert 2 * 3600 < wait.total_seconds() <= 2 * 3600 + 61
+    # Two hours pass for the first upload only; the worker runs the queue.
+    old = time.time() - 2 * 3600 - 60
+    os.utime(path, (old, old))
+    queued.update(run_after=timezone.now())
+    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", stdout=io.StringIO(), stderr=io.StringIO())
+    assert not path.exists() and (upload_dir() / kept).exists()
+    done = DBTaskResult.objects.filter(task_path=TASK_PATH, status="SUCCESSFUL")
+    assert [token] in [d.return_value["removed"] for d in done], list(done.values_list("return_value", flat=True))
+    assert c.get(r["Location"]).status_code == 404, "the abandoned upload's page is gone with it"

@@ -240,8 +240,9 @@ def test_double_submitted_commit_does_not_duplicate(make_user: Any, client_for: 
 def test_concurrent_submit_loser_writes_nothing(make_user: Any, client_for: Any, imp_facility: Any) -> None:
     """Two submits racing: the first claims the upload (an atomic rename) before writing; the second,
     arriving while the first is still writing, finds the upload gone and writes nothing."""
-    from custody.registry.import_views import UPLOAD_DIR
+    from custody.registry.uploads import upload_dir
 
+    UPLOAD_DIR = upload_dir()  # noqa: N806
     c = client_for(make_user("IRQ", "clerk"))
     r = upload(c, ROSTER_AR.encode(), "roster.csv")
     url = r["Location"]

@@ -1,4 +1,4 @@
-"""custody import-roster FILE [--map HEADER=FIELD ...] [--source S] --user USERNAME [--dry-run]"""
+"""custody import-roster FILE [--map HEADER=FIELD ...] [--source S] --user USERNAME [--dry-run] [--allow-duplicate]"""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ class Command(CustodyCommand):
                             help=f"map a column to a field ({', '.join(importer.TARGET_FIELDS)}); unmapped headers are guessed")
         parser.add_argument("--source", default="")
         parser.add_argument("--dry-run", action="store_true", help="validate only")
+        parser.add_argument("--allow-duplicate", action="store_true",
+                            help="import even if the same file or the same rows were imported before (and not undone)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         console = Console()
@@ -59,6 +61,8 @@ class Command(CustodyCommand):
         for h in table.headers:
             shown.add_row(h, mapping.get(h, "(ignored)"))
         console.print(shown)
+        for batch in importer.previous_imports(table, user):
+            console.print(f"[yellow]{importer.duplicate_message(batch)}[/yellow]", highlight=False)
         codes = set(restrict(Facility.objects.all(), user).values_list("code", flat=True))
         parsed, errors = importer.validate(table, mapping, codes)
         if errors:
@@ -71,6 +75,11 @@ class Command(CustodyCommand):
         if opts["dry_run"]:
             console.print(f"[green]All {len(parsed)} rows are valid.[/green] (dry run: nothing written)")
             return
-        batch = importer.commit(table, mapping, parsed, user=user, source=opts["source"])
+        try:
+            batch = importer.commit(table, mapping, parsed, user=user, source=opts["source"], allow_duplicate=opts["allow_duplicate"])
+        except importer.DuplicateImport as exc:
+            audit.record(None, "import", user=user, outcome="denied", file=path.name, sha256=table.sha256, reason="duplicate",
+                         previous=[b.pk for b in exc.previous], via="cli")
+            raise CommandError(f"{exc.message} (--allow-duplicate)") from exc
         audit.record(None, "import", obj=batch, user=user, file=path.name, sha256=table.sha256, rows=len(parsed), via="cli")
         console.print(f"[green]Imported {len(parsed)} people[/green] as batch {batch.pk} (sha256 {table.sha256[:16]}…).")
