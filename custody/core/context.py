@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 from functools import cache
-from importlib import import_module
-from importlib.util import find_spec
 from typing import Any
 
 from django.conf import settings
@@ -12,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from custody.core.access import can
+from custody.core.domains import app_modules
 
 # The top bar groups each app's pages under one menu, so nine domains fit on one line.
 NAV_GROUPS = {
@@ -29,13 +28,9 @@ NAV_GROUPS = {
 @cache
 def _app_nav() -> list[tuple[str, str, str, str]]:
     """(group, url name, label, capability) from every domain app's nav.py, in the apps' order."""
-    from custody.urls import DOMAIN_APPS
-
     items: list[tuple[str, str, str, str]] = []
-    for app in DOMAIN_APPS:
-        if find_spec(f"custody.{app}.nav"):
-            group = NAV_GROUPS.get(app, app)
-            items.extend((group, *entry) for entry in getattr(import_module(f"custody.{app}.nav"), "NAV", []))
+    for app, nav in app_modules("nav"):
+        items.extend((NAV_GROUPS.get(app, app), *entry) for entry in getattr(nav, "NAV", []))
     return items
 
 

@@ -13,12 +13,6 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"ok": True, "database": connection.vendor})
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    from custody.registry.views import home as registry_home
-
-    return registry_home(request)
-
-
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """A forged (or stale) form: refused as Django does, and audited. Active when settings name it:
     CSRF_FAILURE_VIEW = "custody.core.views.csrf_failure"."""

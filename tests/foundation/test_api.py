@@ -33,7 +33,7 @@ def _schema() -> tuple[dict[str, Any], list[str]]:
 def _apps_with_api() -> list[str]:
     from importlib.util import find_spec
 
-    from custody.urls import DOMAIN_APPS
+    from custody.core.domains import DOMAIN_APPS
 
     return [app for app in DOMAIN_APPS if find_spec(f"custody.{app}.api")]
 
