@@ -1,6 +1,6 @@
 """Matching API: candidate pairs with their explanations, decisions, merges and un-merges, the
-registration check, reference list entries. State changes go through services; a refused action
-answers 400 (403 for a missing role) with the rule's message."""
+registration check, reference list entries. Every change is an action of services (checked and audited
+there); a refusal is answered by DRF's exception handler."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from rest_framework.response import Response
 from custody.core import audit
 from custody.core.access import can
 from custody.core.api import CustodyPermission, RestrictedReadOnlyViewSet
-from custody.core.errors import RuleError
 from custody.matching import services
 from custody.matching.models import CandidatePair, Decision, Merge, ReferenceEntry
 
@@ -78,11 +77,6 @@ class ReferenceEntrySerializer(serializers.ModelSerializer):
         fields = ["id", "list_name", "reference", "name", "other_names", "dob", "nationality", "listed_on"]
 
 
-def _refused(request: Request, e: RuleError) -> Response:
-    code = status.HTTP_403_FORBIDDEN if e.rule in ("adjudicate", "import") else status.HTTP_400_BAD_REQUEST
-    return Response({"detail": e.message, "rule": e.rule, "field": e.field}, status=code)
-
-
 class CandidatePairViewSet(RestrictedReadOnlyViewSet):
     queryset = CandidatePair.objects.select_related("person_a", "person_b").order_by("-weight", "pk")
     serializer_class = PairSerializer
@@ -105,11 +99,7 @@ class CandidatePairViewSet(RestrictedReadOnlyViewSet):
         pair = self.get_object()
         data = DecisionIn(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            services.decide(pair, request.user, data.validated_data["decision"], note=data.validated_data["note"],
-                            request=request)
-        except RuleError as e:
-            return _refused(request, e)
+        services.do_decide(request.user, pair.pk, data.validated_data["decision"], note=data.validated_data["note"])
         pair.refresh_from_db()
         return Response(PairSerializer(pair).data)
 
@@ -125,10 +115,7 @@ class MergeViewSet(RestrictedReadOnlyViewSet):
         merge = self.get_object()
         data = UndoIn(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            merge = services.undo_merge(merge, request.user, reason=data.validated_data["reason"], request=request)
-        except RuleError as e:
-            return _refused(request, e)
+        merge = services.do_undo_merge(request.user, merge.pk, reason=data.validated_data["reason"])
         return Response(MergeSerializer(merge).data)
 
 

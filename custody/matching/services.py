@@ -1,8 +1,9 @@
 """Identity resolution services: the only code that changes matching state.
 
 The engine (custody.engines.linkage) does the computation; this module turns registry rows into
-engine records, keeps a warm in-memory index for the registration check, stores candidate pairs,
-decisions, merges and reference lists, and audits what people read and decide.
+engine records, keeps a warm in-memory index for the registration check, audits what people read, and
+changes matching state only through actions (custody.core.actions): the scan, a decision on a pair and
+the undo of a merge (by analysts of an agency that may see both people), a reference list's import.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import IO, Any
 
-from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from custody.core import audit
-from custody.core.access import can, restrict
-from custody.core.errors import RuleError
+from custody.core import actions, audit
+from custody.core.access import restrict
+from custody.core.actions import BadInput, RuleError, action, reach
 from custody.engines.linkage.model import FSModel, pair_features
 from custody.engines.linkage.pipeline import DEFAULT_THRESHOLD, REVIEW_THRESHOLD, LinkageIndex, Linker
 from custody.engines.linkage.records import Record, make_record
@@ -205,10 +205,13 @@ def identity_of(pk: int) -> set[int]:
     return seen
 
 
-def scan(user: Any = None, *, threshold: float = DEFAULT_THRESHOLD, review: float = REVIEW_THRESHOLD,
-         progress: Progress | None = None) -> ScanReport:
+@action("matching.scan", capability="adjudicate")
+def do_scan(user: Any, *, threshold: float = DEFAULT_THRESHOLD, review: float = REVIEW_THRESHOLD,
+            progress: Progress | None = None) -> ScanReport:
     """Link the whole registry: estimate the model, queue the uncertain pairs, merge the sure ones
-    unless a person decided otherwise. Decided pairs keep their decision and are not asked again."""
+    unless a person decided otherwise. Decided pairs keep their decision and are not asked again.
+    The model is estimated over everyone (an agency's view would bias it); what each analyst then sees
+    of the queue is restricted to the pairs whose both people they may see."""
     people = list(Person.objects.all().order_by("pk"))
     records = person_records(people)
     linker = Linker(records, progress=progress)
@@ -222,35 +225,34 @@ def scan(user: Any = None, *, threshold: float = DEFAULT_THRESHOLD, review: floa
     must_link = [(index_of[a], index_of[b]) for a, b in active if a in index_of and b in index_of]
     labels = linker.clusters(threshold, cannot_link=cannot_link, must_link=must_link)
     queued = merged = 0
-    with transaction.atomic():
-        run = LinkageRun.objects.create(user=user if getattr(user, "pk", None) else None, records=len(records),
-                                        candidate_pairs=len(linker.pairs), params=linker.model.to_json_dict(),
-                                        threshold=threshold, review_threshold=review)
-        for s in linker.scored:
-            if s.weight < review:
+    run = LinkageRun.objects.create(user=user, records=len(records), candidate_pairs=len(linker.pairs),
+                                    params=linker.model.to_json_dict(), threshold=threshold, review_threshold=review)
+    for s in linker.scored:
+        if s.weight < review:
+            continue
+        a, b = _ordered(pk[s.i], pk[s.j])
+        exp = linker.explain(s.i, s.j).as_dict()
+        if (a, b) in existing:
+            pair_id, status = existing[(a, b)]
+            CandidatePair.objects.filter(pk=pair_id).update(weight=s.weight, probability=s.probability,
+                                                            explanation=exp, updated_at=timezone.now())
+            if status != PairStatus.OPEN:
                 continue
-            a, b = _ordered(pk[s.i], pk[s.j])
-            exp = linker.explain(s.i, s.j).as_dict()
-            if (a, b) in existing:
-                pair_id, status = existing[(a, b)]
-                CandidatePair.objects.filter(pk=pair_id).update(weight=s.weight, probability=s.probability,
-                                                                explanation=exp, updated_at=timezone.now())
-                if status != PairStatus.OPEN:
-                    continue
-                pair = CandidatePair.objects.get(pk=pair_id)
-            else:
-                pair = CandidatePair.objects.create(person_a_id=a, person_b_id=b, weight=s.weight,
-                                                    probability=s.probability, explanation=exp, found_by="scan")
-            if s.weight >= threshold and labels[s.i] == labels[s.j] and (a, b) not in active:
-                Merge.objects.create(survivor_id=a, merged_id=b, pair=pair, automatic=True)
-                active.add((a, b))
-                pair.status = PairStatus.AUTO
-                pair.save(update_fields=["status", "updated_at"])
-                merged += 1
-            elif pair.status == PairStatus.OPEN:
-                queued += 1
-        run.queued, run.merged = queued, merged
-        run.save(update_fields=["queued", "merged"])
+            pair = CandidatePair.objects.get(pk=pair_id)
+        else:
+            pair = CandidatePair.objects.create(person_a_id=a, person_b_id=b, weight=s.weight,
+                                                probability=s.probability, explanation=exp, found_by="scan")
+        if s.weight >= threshold and labels[s.i] == labels[s.j] and (a, b) not in active:
+            Merge.objects.create(survivor_id=a, merged_id=b, pair=pair, automatic=True)
+            active.add((a, b))
+            pair.status = PairStatus.AUTO
+            pair.save(update_fields=["status", "updated_at"])
+            merged += 1
+        elif pair.status == PairStatus.OPEN:
+            queued += 1
+    run.queued, run.merged = queued, merged
+    run.save(update_fields=["queued", "merged"])
+    actions.note(run, records=len(records), candidate_pairs=len(linker.pairs), queued=queued, merged=merged)
     reset_index()
     return ScanReport(run, len(records), len(linker.pairs), queued, merged)
 
@@ -264,63 +266,62 @@ def queue(user: Any) -> Any:
         "person_a", "person_b").order_by("-weight", "pk")
 
 
-def decide(pair: CandidatePair, user: Any, decision: str, *, note: str = "", request: Any = None) -> MatchDecision:
-    if not can(user, "adjudicate"):
-        audit.record(request, "match_decide", obj=pair, user=user, outcome="denied")
-        raise RuleError(_("Only analysts and above may decide whether two records are one person."), rule="adjudicate")
+@action("matching.decide", capability="adjudicate")
+def do_decide(user: Any, pair: Any, decision: str, *, note: str = "") -> MatchDecision:
+    """An analyst's decision on a pair; only an agency that may see both people decides (the pair is
+    out of reach otherwise)."""
+    pk = getattr(pair, "pk", pair)
+    pair = reach(CandidatePair.objects.select_related("person_a", "person_b"), user, "adjudicate", what=_("Pair #%(id)s") % {"id": pk},
+                 lock=True, pk=pk)
     if decision not in Decision.values:
-        raise RuleError(_("Unknown decision %(d)s: use same, different or unsure.") % {"d": decision}, field="decision")
-    with transaction.atomic():
-        pair = CandidatePair.objects.select_for_update().get(pk=pair.pk)
-        if pair.status not in (PairStatus.OPEN, PairStatus.AUTO):
-            raise RuleError(_("This pair was already decided (%(s)s); it is not asked again.") % {"s": pair.get_status_display()},
-                            rule="decided_once")
-        d = MatchDecision.objects.create(pair=pair, decision=decision, user=user, weight=pair.weight,
-                                         probability=pair.probability, note=note[:500])
-        active = Merge.objects.filter(Q(survivor=pair.person_a, merged=pair.person_b) | Q(survivor=pair.person_b, merged=pair.person_a),
-                                      undone_at__isnull=True)
-        if decision == Decision.SAME:
-            if not active.exists():
-                Merge.objects.create(survivor=pair.person_a, merged=pair.person_b, pair=pair, decision=d, user=user)
-            pair.status = PairStatus.SAME
-        elif decision == Decision.DIFFERENT:
-            for m in active:
-                m.undone_at, m.undone_by, m.undo_reason = timezone.now(), user, _("decided: different people")
-                m.save(update_fields=["undone_at", "undone_by", "undo_reason"])
-            pair.status = PairStatus.DIFFERENT
-        else:
-            pair.status = PairStatus.UNSURE
-        pair.save(update_fields=["status", "updated_at"])
-    audit.record(request, "match_decide", obj=pair, user=user, decision=decision, weight=round(pair.weight, 3))
+        raise BadInput(_("Unknown decision %(d)s: use same, different or unsure.") % {"d": decision}, field="decision")
+    if pair.status not in (PairStatus.OPEN, PairStatus.AUTO):
+        raise RuleError(_("This pair was already decided (%(s)s); it is not asked again.") % {"s": pair.get_status_display()},
+                        rule="decided_once")
+    d = MatchDecision.objects.create(pair=pair, decision=decision, user=user, weight=pair.weight,
+                                     probability=pair.probability, note=note[:500])
+    active = Merge.objects.filter(Q(survivor=pair.person_a, merged=pair.person_b) | Q(survivor=pair.person_b, merged=pair.person_a),
+                                  undone_at__isnull=True)
+    if decision == Decision.SAME:
+        if not active.exists():
+            Merge.objects.create(survivor=pair.person_a, merged=pair.person_b, pair=pair, decision=d, user=user)
+        pair.status = PairStatus.SAME
+    elif decision == Decision.DIFFERENT:
+        for m in active:
+            m.undone_at, m.undone_by, m.undo_reason = timezone.now(), user, _("decided: different people")
+            m.save(update_fields=["undone_at", "undone_by", "undo_reason"])
+        pair.status = PairStatus.DIFFERENT
+    else:
+        pair.status = PairStatus.UNSURE
+    pair.save(update_fields=["status", "updated_at"])
+    actions.note(pair, decision=decision, weight=round(pair.weight, 3))
     reset_index()
     return d
 
 
-def undo_merge(merge: Merge, user: Any, *, reason: str, request: Any = None) -> Merge:
-    if not can(user, "adjudicate"):
-        audit.record(request, "merge_undo", obj=merge, user=user, outcome="denied")
-        raise RuleError(_("Only analysts and above may undo a merge."), rule="adjudicate")
+@action("matching.undo_merge", capability="adjudicate")
+def do_undo_merge(user: Any, merge: Any, *, reason: str) -> Merge:
+    pk = getattr(merge, "pk", merge)
+    merge = reach(Merge.objects.select_related("pair"), user, "adjudicate", what=_("Merge #%(id)s") % {"id": pk}, lock=True, pk=pk)
     if not reason.strip():
-        raise RuleError(_("Give the reason for undoing the merge."), field="reason")
-    with transaction.atomic():
-        merge = Merge.objects.select_for_update().get(pk=merge.pk)
-        if merge.undone_at is not None:
-            raise RuleError(_("This merge was already undone."), rule="undone_once")
-        merge.undone_at, merge.undone_by, merge.undo_reason = timezone.now(), user, reason[:500]
-        merge.save(update_fields=["undone_at", "undone_by", "undo_reason"])
-        if merge.pair_id:
-            pair = merge.pair
-            # an automatic merge goes back to the queue; a person's "same" becomes "unsure"
-            pair.status = PairStatus.OPEN if merge.automatic else PairStatus.UNSURE
-            pair.save(update_fields=["status", "updated_at"])
-    audit.record(request, "merge_undo", obj=merge, user=user, reason=reason[:200])
+        raise BadInput(_("Give the reason for undoing the merge."), field="reason")
+    if merge.undone_at is not None:
+        raise RuleError(_("This merge was already undone."), rule="undone_once")
+    merge.undone_at, merge.undone_by, merge.undo_reason = timezone.now(), user, reason[:500]
+    merge.save(update_fields=["undone_at", "undone_by", "undo_reason"])
+    if merge.pair_id:
+        pair = merge.pair
+        # an automatic merge goes back to the queue; a person's "same" becomes "unsure"
+        pair.status = PairStatus.OPEN if merge.automatic else PairStatus.UNSURE
+        pair.save(update_fields=["status", "updated_at"])
+    actions.note(merge, reason=reason[:200])
     return merge
 
 
 # --------------------------------------------------------------------------- reference lists
 
 
-class ListFormatError(RuleError):
+class ListFormatError(BadInput):
     pass
 
 
@@ -376,16 +377,13 @@ def parse_un_consolidated_xml(fh: IO[bytes]) -> tuple[dict[str, str], list[dict[
     return meta, people
 
 
-def import_un_list(fh: IO[bytes], user: Any, *, name: str = "UN Security Council consolidated list",
-                   request: Any = None) -> ReferenceList:
-    if not can(user, "import"):
-        raise RuleError(_("Only clerks and above may import a reference list."), rule="import")
+@action("matching.import_list", capability="import")
+def do_import_un_list(user: Any, fh: IO[bytes], *, name: str = "UN Security Council consolidated list") -> ReferenceList:
     meta, people = parse_un_consolidated_xml(fh)
-    with transaction.atomic():
-        ref_list = ReferenceList.objects.create(name=name, source="UN Security Council", generated_on=meta["generated_on"],
-                                                imported_by=user)
-        ReferenceEntry.objects.bulk_create([ReferenceEntry(ref_list=ref_list, **p) for p in people])
-    audit.record(request, "reference_import", obj=ref_list, user=user, entries=len(people))
+    ref_list = ReferenceList.objects.create(name=name, source="UN Security Council", generated_on=meta["generated_on"],
+                                            imported_by=user)
+    ReferenceEntry.objects.bulk_create([ReferenceEntry(ref_list=ref_list, **p) for p in people])
+    actions.note(ref_list, entries=len(people))
     _cache.pop("reference_index", None)
     return ref_list
 

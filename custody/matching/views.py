@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from custody.core import audit
 from custody.core.access import can, get_restricted, restrict
-from custody.core.errors import RuleError
+from custody.core.errors import NotAllowed, Refusal
 from custody.matching import services
 from custody.matching.labels import localise, weight_words
 from custody.matching.models import CandidatePair, Merge, PairStatus, ReferenceList
@@ -53,16 +53,16 @@ def pair_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def decide(request: HttpRequest, pk: int) -> HttpResponse:
     pair = get_restricted(CandidatePair.objects.select_related("person_a", "person_b"), request.user,
                           request=request, pk=pk)
-    error = ""
+    error, status = "", 200
     try:
-        services.decide(pair, request.user, request.POST.get("decision", ""), note=request.POST.get("note", ""),
-                        request=request)
-    except RuleError as e:
-        error = e.message
+        services.do_decide(request.user, pair.pk, request.POST.get("decision", ""), note=request.POST.get("note", ""))
+    except Refusal as e:
+        # The pair's card shows the refusal in place (htmx swaps a 200); a missing role is a 403.
+        error, status = e.message, (403 if isinstance(e, NotAllowed) else 200)
     pair.refresh_from_db()
     if request.headers.get("HX-Request"):
         ctx = {**_pair_ctx(pair, request.user), "error": error}
-        return render(request, "matching/_pair.html", ctx, status=403 if error and "analyst" in error else 200)
+        return render(request, "matching/_pair.html", ctx, status=status)
     if error:
         messages.error(request, error)
     else:
@@ -100,9 +100,9 @@ def merge_list(request: HttpRequest) -> HttpResponse:
 def merge_undo(request: HttpRequest, pk: int) -> HttpResponse:
     merge = get_restricted(Merge.objects.all(), request.user, request=request, pk=pk)
     try:
-        services.undo_merge(merge, request.user, reason=request.POST.get("reason", ""), request=request)
+        services.do_undo_merge(request.user, merge.pk, reason=request.POST.get("reason", ""))
         messages.success(request, _("Merge undone."))
-    except RuleError as e:
+    except Refusal as e:
         messages.error(request, e.message)
     return redirect(request.POST.get("next") or "matching:merge_list")
 
@@ -114,10 +114,10 @@ def reference_lists(request: HttpRequest) -> HttpResponse:
             messages.error(request, _("Choose the list's XML file."))
         else:
             try:
-                ref_list = services.import_un_list(upload, request.user, request=request,
-                                                   name=request.POST.get("name") or _("UN Security Council consolidated list"))
+                ref_list = services.do_import_un_list(request.user, upload,
+                                                      name=request.POST.get("name") or _("UN Security Council consolidated list"))
                 messages.success(request, _("Imported %(n)s entries.") % {"n": ref_list.entries.count()})
-            except RuleError as e:
+            except Refusal as e:
                 messages.error(request, e.message)
         return redirect("matching:reference_lists")
     lists = restrict(ReferenceList.objects.all(), request.user)

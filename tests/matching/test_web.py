@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Q
 
 from custody.core.models import AuditEvent
 from custody.matching import services
@@ -47,9 +48,18 @@ def _pair(a: Any, b: Any) -> CandidatePair:
     return CandidatePair.objects.get(person_a_id=lo, person_b_id=hi)
 
 
-def test_scan_command_queues_and_merges(registry: dict[str, Any]) -> None:
+def test_scan_command_queues_and_merges(registry: dict[str, Any], make_user: Any) -> None:
+    from django.core.management.base import CommandError
+
+    # Without an acting user the scan changes nothing (and the refusal is kept).
+    with pytest.raises(CommandError, match="No acting user") as refused:
+        call_command("match-scan", stdout=StringIO())
+    assert refused.value.returncode == 3 and not CandidatePair.objects.exists()
+    assert AuditEvent.objects.filter(action="matching.scan", outcome="denied", user=None).count() == 1
     out = StringIO()
-    call_command("match-scan", stdout=out)
+    analyst = make_user("CIO", "analyst")
+    call_command("match-scan", "--as", analyst.username, stdout=out)
+    assert AuditEvent.objects.filter(action="matching.scan", outcome="ok", user=analyst).count() == 1
     assert "people" in out.getvalue() and "queued" in out.getvalue()
     jub = _pair(registry["jub_latn"], registry["jub_arab"])
     assert jub.status == PairStatus.AUTO and jub.weight >= 4
@@ -61,7 +71,7 @@ def test_scan_command_queues_and_merges(registry: dict[str, Any]) -> None:
 
 def test_queue_shows_pairs_side_by_side_and_decisions_are_recorded(registry: dict[str, Any], make_user: Any,
                                                                    client_for: Any) -> None:
-    services.scan(threshold=50.0)  # nothing merges automatically: every candidate goes to the queue
+    services.do_scan(make_user("CIO", "analyst"), threshold=50.0)  # nothing merges automatically: every candidate goes to the queue
     analyst = make_user("CIO", "analyst")
     c = client_for(analyst)
     page = c.get("/matching/")
@@ -85,11 +95,11 @@ def test_queue_shows_pairs_side_by_side_and_decisions_are_recorded(registry: dic
     merge.refresh_from_db()
     assert merge.undone_at is not None and merge.undone_by == analyst and merge.undo_reason == "wrong father's name"
     actions = set(AuditEvent.objects.filter(user=analyst).values_list("action", flat=True))
-    assert {"match_queue", "match_decide", "merge_undo"} <= actions
+    assert {"match_queue", "matching.decide", "matching.undo_merge"} <= actions
 
 
 def test_different_blocks_any_later_automatic_merge(registry: dict[str, Any], make_user: Any, api_for: Any) -> None:
-    services.scan()
+    services.do_scan(make_user("CIO", "analyst"))
     pair = _pair(registry["jub_latn"], registry["jub_arab"])
     assert pair.status == PairStatus.AUTO
     analyst = make_user("CIO", "analyst")
@@ -97,8 +107,8 @@ def test_different_blocks_any_later_automatic_merge(registry: dict[str, Any], ma
     assert r.status_code == 200, r.content
     assert r.json()["status"] == "different"
     assert not Merge.objects.filter(pair=pair, undone_at__isnull=True).exists()  # the automatic merge is undone
-    services.scan()
-    services.scan()
+    services.do_scan(make_user("CIO", "analyst"))
+    services.do_scan(make_user("CIO", "analyst"))
     pair.refresh_from_db()
     assert pair.status == PairStatus.DIFFERENT
     assert not Merge.objects.filter(pair=pair, undone_at__isnull=True).exists()
@@ -106,7 +116,7 @@ def test_different_blocks_any_later_automatic_merge(registry: dict[str, Any], ma
 
 
 def test_api_pairs_explained_and_roles_enforced(registry: dict[str, Any], make_user: Any, api_for: Any) -> None:
-    services.scan(threshold=50.0)
+    services.do_scan(make_user("CIO", "analyst"), threshold=50.0)
     clerk, viewer = make_user("IRQ", "clerk"), make_user("IRQ", "viewer")
     listing = api_for(viewer).get("/api/matching/pairs/")
     assert listing.status_code == 200
@@ -118,7 +128,7 @@ def test_api_pairs_explained_and_roles_enforced(registry: dict[str, Any], make_u
     assert api_for(viewer).post(f"/api/matching/pairs/{first['id']}/decide/", {"decision": "same"},
                                 format="json").status_code == 403
     refused = api_for(clerk).post(f"/api/matching/pairs/{first['id']}/decide/", {"decision": "same"}, format="json")
-    assert refused.status_code == 403 and "analyst" in refused.json()["detail"]
+    assert refused.status_code == 403 and "adjudicate" in refused.json()["detail"]
     assert not MatchDecision.objects.exists()
 
 
@@ -126,17 +136,27 @@ def test_partner_force_sees_only_pairs_of_its_own_detainees(registry: dict[str, 
                                                             api_for: Any, person_factory: Any) -> None:
     held = person_factory("Omar Faisal Al-Hamdani", "عمر فيصل الحمداني", held_by="SDF")
     person_factory("Umar Faysal al-Hamdani", "")
-    services.scan(threshold=50.0)
+    services.do_scan(make_user("CIO", "analyst"), threshold=50.0)
     sdf = make_user("SDF", "analyst")
     rows = api_for(sdf).get("/api/matching/pairs/").json()
     rows = rows["results"] if isinstance(rows, dict) else rows
     assert rows == []  # the partner force holds only one side of every pair
     assert held.ref not in str(rows)
+    # Nor may it decide one, whatever door it uses: the action reaches only pairs of people it may see.
+    from custody.core.errors import NotFound
+
+    pair = CandidatePair.objects.filter(Q(person_a=held) | Q(person_b=held)).first()
+    assert pair is not None
+    assert api_for(sdf).post(f"/api/matching/pairs/{pair.pk}/decide/", {"decision": "same"}, format="json").status_code == 404
+    with pytest.raises(NotFound):
+        services.do_decide(sdf, pair, "same")
+    assert AuditEvent.objects.filter(action="matching.decide", outcome="denied", user=sdf).count() == 1
+    assert not MatchDecision.objects.exists() and CandidatePair.objects.get(pk=pair.pk).status == PairStatus.OPEN
 
 
 def test_registration_check_finds_the_person_across_scripts(registry: dict[str, Any], make_user: Any,
                                                             api_for: Any) -> None:
-    services.scan()
+    services.do_scan(make_user("CIO", "analyst"))
     clerk = make_user("IRQ", "clerk")
     r = api_for(clerk).post("/api/matching/check/", {"name": "Muhammad Abd al-Rahman al-Juburi", "dob": "1987"},
                             format="json")
@@ -151,7 +171,7 @@ def test_registration_check_finds_the_person_across_scripts(registry: dict[str, 
 
 
 def test_person_page_shows_possible_matches(registry: dict[str, Any], make_user: Any, client_for: Any) -> None:
-    services.scan(threshold=50.0)
+    services.do_scan(make_user("CIO", "analyst"), threshold=50.0)
     c = client_for(make_user("CIO", "viewer"))
     person = registry["jub_latn"]
     detail = c.get(f"/registry/people/{person.ref}/").content.decode()
@@ -165,7 +185,7 @@ def test_person_page_shows_possible_matches(registry: dict[str, Any], make_user:
 def test_un_list_import_and_reference_matches(registry: dict[str, Any], make_user: Any, client_for: Any) -> None:
     clerk = make_user("CIO", "clerk")
     out = StringIO()
-    call_command("import-un-list", str(FIXTURES / "un-list-synthetic.xml"), "--user", clerk.username, stdout=out)
+    call_command("import-un-list", str(FIXTURES / "un-list-synthetic.xml"), "--as", clerk.username, stdout=out)
     assert "2 entries imported" in out.getvalue()
     entry = ReferenceEntry.objects.get(reference="QDi.900")
     assert "خالد مروان الكبيسي" in entry.other_names and entry.dob == "1979"

@@ -1,4 +1,5 @@
-"""`custody import-un-list FILE.xml --user NAME`: import the UN consolidated list as a reference list."""
+"""`custody import-un-list FILE.xml --as USER`: import the UN consolidated list as a reference list (the
+action matching.import_list, as that user)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from custody.accounts.models import User
-from custody.core.commands import CustodyCommand
-from custody.core.errors import RuleError
+from custody.core.commands import CustodyCommand, add_actor_argument, resolve_actor
+from custody.core.errors import Refusal
 from custody.matching import services
 
 
@@ -17,19 +17,17 @@ class Command(CustodyCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file")
-        parser.add_argument("--user", required=True, help="the importing user's username")
+        add_actor_argument(parser, help="the importing user (a clerk or above)")
         parser.add_argument("--name", default="UN Security Council consolidated list")
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        try:
-            user = User.objects.get(username=opts["user"])
-        except User.DoesNotExist as e:
-            raise CommandError(f"no user {opts['user']!r}") from e
+        user = resolve_actor(opts["user"])
         try:
             with open(opts["file"], "rb") as fh:
-                ref_list = services.import_un_list(fh, user, name=opts["name"])
+                ref_list = services.do_import_un_list(user, fh, name=opts["name"])
         except OSError as e:
             raise CommandError(f"{opts['file']}: cannot be read ({e.strerror})") from e
-        except RuleError as e:
-            raise CommandError(f"{opts['file']}: {e.message}") from e
+        except Refusal as e:
+            # Name the file in the message; the exit code stays the refusal's.
+            raise CommandError(f"{opts['file']}: {e.message}", returncode=e.exit_code) from e
         self.stdout.write(f"{ref_list.entries.count():,} entries imported into {ref_list.name!r} (list {ref_list.pk})")
