@@ -73,7 +73,7 @@ REASON_TEXT: dict[str, str] = {
     "biometric_match": "{modality} 1:1 match at the verification operating point ({score} >= {threshold})",
     # doubts: stop an automatic merge, send to a person
     "biometric_no_match": "{modality} 1:1 verification did not match ({score} < {threshold})",
-    "names_only": "names agree (weight {weight}) but nothing beyond names does",
+    "names_only": "nothing beyond names supports a merge: names alone never merge",
     "names_weak": "names are in the review band only (weight {weight})",
     "names_disagree": "names disagree (weight {weight}) and nothing beyond names links the records",
     "identifier_names_disagree": "an identifier is shared but the names disagree (weight {weight}): a mistyped number?",
@@ -323,8 +323,10 @@ class MergePolicy:
             outcome = Outcome.MERGE
         else:
             if not found:
-                doubts.append(_reason("names_only" if weight >= self.name_threshold else "names_weak", DOUBT,
-                                      weight=w))
+                if weight >= self.name_threshold:
+                    doubts.append(_reason("names_only", DOUBT))
+                else:
+                    doubts.append(_reason("names_weak", DOUBT, weight=w))
             outcome = Outcome.QUEUE
         a_id, b_id = (a.rid, b.rid) if a.rid <= b.rid else (b.rid, a.rid)
         return Decision(a_id, b_id, weight, outcome, (*against, *found, *doubts, *names, *stake_reasons), stakes)

@@ -242,3 +242,35 @@ def test_no_cluster_holds_a_pair_with_evidence_against(data: tuple[dict[str, Pol
     # clusters are disjoint
     seen = [rid for cl in run.clusters for rid in cl]
     assert len(seen) == len(set(seen))
+
+
+# -- end to end: linkage + policy on a generated population with planted duplicates ---------------------
+
+
+def test_on_a_generated_population_no_two_people_merge_and_planted_duplicates_are_found() -> None:
+    from custody.engines.linkage.pipeline import DEFAULT_THRESHOLD, REVIEW_THRESHOLD, Linker
+    from custody.synth import Scale, generate
+    from custody.synth.matching_view import engine_records, policy_records
+
+    pop = generate(3, Scale(prisons=2, detainees=150, camps=1, residents=700), plant_duplicates=0.05)
+    truth = {p.id: p.id for p in pop.persons} | {d.duplicate: d.original for d in pop.planted}
+    records, prec = engine_records(pop), policy_records(pop)
+    linker = Linker(records)
+    linker.run()
+    rid = [r.rid for r in records]
+    cands = [Candidate(rid[s.i], rid[s.j], s.weight) for s in linker.scored if s.weight >= REVIEW_THRESHOLD]
+    index = {r: i for i, r in enumerate(rid)}
+    cands += [Candidate(a, b, linker.pair_weight(index[a], index[b])) for a, b in shared_identifier_pairs(prec.values())]
+    run = POLICY.run(prec, cands)
+
+    merged = [(a, b) for c in run.clusters for a, b in itertools.combinations(sorted(c), 2)]
+    assert merged, "the handover and census numbers let some duplicates merge"
+    assert [(a, b) for a, b in merged if truth[a] != truth[b]] == []
+    queued = {d.pair for d in run.queue}
+    found = [d for d in pop.planted
+             if frozenset((d.original, d.duplicate)) in queued or any({d.original, d.duplicate} <= c for c in run.clusters)]
+    assert len(found) >= 0.9 * len(pop.planted)
+    # the names-only threshold merge on the same scores joins different people: the policy is what prevents it
+    labels = linker.clusters(DEFAULT_THRESHOLD)
+    assert any(labels[s.i] == labels[s.j] and truth[rid[s.i]] != truth[rid[s.j]]
+               for s in linker.scored if s.weight >= DEFAULT_THRESHOLD)
