@@ -336,8 +336,16 @@ class MergePolicy:
         """Decide every candidate pair (each once) and cluster the merges (`resolve`); `extra` are
         decisions already taken (a person's "same", `decided_same`)."""
         seen: set[frozenset[str]] = set()
-        decisions = list(extra)
-        seen.update(d.pair for d in decisions)
+        decisions = []
+        for d in extra:
+            # a person's "same" does not outrank the facts either: whoever thinks a fact wrong corrects
+            # the fact (the family link, the sex, the date), and the pair is decided again
+            against = self.against(records[d.a], records[d.b]) if d.a in records and d.b in records else []
+            if d.outcome == Outcome.MERGE and against:
+                d = replace(d, outcome=Outcome.KEEP_APART, reasons=(*against, *d.reasons))
+            if d.pair not in seen:
+                seen.add(d.pair)
+                decisions.append(d)
         for c in candidates:
             key = frozenset((c.a, c.b))
             if c.a == c.b or key in seen:

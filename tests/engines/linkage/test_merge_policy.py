@@ -164,6 +164,14 @@ def test_a_persons_same_decision_does_not_pull_in_a_third_record() -> None:
     assert len(run.clusters) == 1
 
 
+def test_a_persons_same_decision_does_not_outrank_evidence_against() -> None:
+    records = {"A": rec("A", sex="F"), "B": rec("B", sex="M")}
+    run = POLICY.run(records, [], extra=[decided_same("A", "B", "irq.analyst")])
+    assert run.clusters == []
+    d = run.decisions[0]
+    assert d.outcome == Outcome.KEEP_APART and [r.code for r in d.against] == ["sex_differs"]
+
+
 def test_queue_is_ordered_by_what_a_merge_would_change() -> None:
     held = (CustodyInterval("HSK", T0),)
     bare = {"identifiers": frozenset()}
@@ -200,7 +208,7 @@ DAYS = [None, dt.date(1990, 1, 1), dt.date(1991, 2, 2)]
 
 
 @st.composite
-def populations(draw: st.DrawFn) -> tuple[dict[str, PolicyRecord], list[Candidate]]:
+def populations(draw: st.DrawFn) -> tuple[dict[str, PolicyRecord], list[Candidate], list[tuple[str, str]]]:
     n = draw(st.integers(2, 7))
     rids = [f"r{i}" for i in range(n)]
     records = {}
@@ -225,14 +233,19 @@ def populations(draw: st.DrawFn) -> tuple[dict[str, PolicyRecord], list[Candidat
                        draw(st.sampled_from([None, BiometricResult("finger", 50.0, 40.0),
                                              BiometricResult("finger", 10.0, 40.0)])))
              for a, b in pairs if a != b]
-    return records, cands
+    # people's "same" decisions too: they obey the same rules
+    sames = [(a, b) for a, b in draw(st.lists(st.tuples(st.sampled_from(rids), st.sampled_from(rids)), max_size=3))
+             if a != b]
+    return records, cands, sames
 
 
 @settings(max_examples=300, deadline=None)
 @given(populations())
-def test_no_cluster_holds_a_pair_with_evidence_against(data: tuple[dict[str, PolicyRecord], list[Candidate]]) -> None:
-    records, cands = data
-    run = POLICY.run(records, cands)
+def test_no_cluster_holds_a_pair_with_evidence_against(
+    data: tuple[dict[str, PolicyRecord], list[Candidate], list[tuple[str, str]]],
+) -> None:
+    records, cands, sames = data
+    run = POLICY.run(records, cands, extra=[decided_same(a, b, "cio.analyst") for a, b in sames])
     decided = {d.pair: d for d in run.decisions}
     for cluster in run.clusters:
         for x, y in itertools.combinations(sorted(cluster), 2):
