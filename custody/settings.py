@@ -10,7 +10,10 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+
+from custody.core import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("CUSTODY_VAR_DIR", BASE_DIR.parent / "var")).resolve()
@@ -23,12 +26,13 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 DEBUG = env_bool("CUSTODY_DEBUG", False)
 DEMO_MODE = env_bool("CUSTODY_DEMO", False)
-SECRET_KEY = os.environ.get("CUSTODY_SECRET_KEY") or (
-    "insecure-demo-key-set-CUSTODY_SECRET_KEY-in-production" if (DEBUG or DEMO_MODE) else None
-)
-if SECRET_KEY is None:
-    # Tests and one-off commands run without a deployment secret; a real server must set it.
-    SECRET_KEY = "insecure-local-key"
+# No fixed fallback: outside the demo and the tests the server refuses to start without
+# CUSTODY_SECRET_KEY (custody/core/secret_key.py says where each process's key comes from).
+try:
+    SECRET_KEY, SECRET_KEY_SOURCE = secret_key.resolve(os.environ.get("CUSTODY_SECRET_KEY", ""),
+                                                       demo=DEBUG or DEMO_MODE, var_dir=VAR_DIR)
+except secret_key.SecretKeyError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 ALLOWED_HOSTS = [h for h in os.environ.get("CUSTODY_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CUSTODY_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
@@ -42,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI from the package, pinned by the dependency: no CDN
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_htmx",
@@ -63,6 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "custody.core.middleware.RequestIdMiddleware",
+    "custody.core.middleware.SecurityHeadersMiddleware",
     "custody.core.middleware.RequestSizeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -138,8 +144,34 @@ SESSION_ABSOLUTE_SECONDS = int(os.environ.get("CUSTODY_SESSION_ABSOLUTE_SECONDS"
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_SECONDS
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = env_bool("CUSTODY_SECURE_COOKIES", False)
+# Served over HTTPS (directly, or behind a proxy that sets X-Forwarded-Proto, which gunicorn trusts from
+# its forwarded_allow_ips): secure cookies with the __Host- prefix, HTTP redirected, HSTS (issue 14).
+TLS = env_bool("CUSTODY_TLS", False)
+SESSION_COOKIE_SECURE = TLS or env_bool("CUSTODY_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+if SESSION_COOKIE_SECURE:
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+CSRF_COOKIE_HTTPONLY = True  # pages carry the token in the form and in htmx's header; no script reads the cookie
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_SSL_REDIRECT = TLS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # a load balancer's plain-HTTP probe
+SECURE_HSTS_SECONDS = int(os.environ.get("CUSTODY_HSTS_SECONDS", 365 * 24 * 3600)) if TLS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = TLS and env_bool("CUSTODY_HSTS_SUBDOMAINS", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Everything from this origin; no inline script anywhere. Inline style *attributes* stay allowed: the
+# templates and the SVG charts size things with them, and an attribute can neither run script nor, with
+# img-src and font-src at 'self', load anything from elsewhere. <style> elements are refused.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "style-src-attr 'unsafe-inline'",
+    "img-src 'self' data:", "font-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'none'",
+    "form-action 'self'", "frame-ancestors 'none'", *(["upgrade-insecure-requests"] if TLS else []),
+])
+PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
+    "accelerometer", "camera", "geolocation", "gyroscope", "magnetometer", "microphone", "payment", "usb"))
 LOCKOUT_FAILURES = 5
 LOCKOUT_SECONDS = 10 * 60
 OTP_TOTP_ISSUER = "Custody"
@@ -191,6 +223,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Every response is restricted by the caller's agency, role, releasability and field rules.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Several apps have a "kind" or "source" choice field; name each enum after its component.
     "ENUM_GENERATE_CHOICE_DESCRIPTION": True,
     "ENUM_NAME_OVERRIDES": {name: f"custody.core.schema_enums.{name}" for name in (

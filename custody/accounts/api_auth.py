@@ -5,9 +5,12 @@ import secrets
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework import authentication, exceptions
 
+from custody.accounts.auth import is_locked
 from custody.accounts.models import ApiToken
+from custody.core import audit
 
 
 def issue_token(user: Any, name: str) -> str:
@@ -27,14 +30,25 @@ class TokenAuthentication(authentication.BaseAuthentication):
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <token>'.")
+            raise exceptions.AuthenticationFailed(_("The Authorization header must be 'Bearer <token>'."))
         digest = hashlib.sha256(header[1]).hexdigest()
         try:
             token = ApiToken.objects.select_related("user", "user__agency").get(key_sha256=digest, revoked=False)
         except ApiToken.DoesNotExist as exc:
-            raise exceptions.AuthenticationFailed("Unknown or revoked token.") from exc
+            raise exceptions.AuthenticationFailed(_("Unknown or revoked token.")) from exc
+        # A token speaks for its user: it stops while the user may not sign in (issue 14), and works
+        # again when the lock runs out or the account is enabled.
+        refusal = None
         if not token.user.is_active:
-            raise exceptions.AuthenticationFailed("Account disabled.")
+            refusal = ("disabled", _("This account is disabled; its API tokens are refused."))
+        elif is_locked(token.user):
+            refusal = ("locked", _("This account is locked after repeated failed sign-ins; its API tokens are "
+                                   "refused until the lock ends."))
+        if refusal:
+            # The Django request, not DRF's: DRF's .user is what is being authenticated here.
+            audit.record(getattr(request, "_request", request), "api_token_refused", obj=token.user, user=token.user,
+                         outcome="denied", reason=refusal[0], token=token.name)
+            raise exceptions.AuthenticationFailed(refusal[1])
         ApiToken.objects.filter(pk=token.pk).update(last_used=timezone.now())
         return token.user, token
 

@@ -1,4 +1,4 @@
-"""Session policy: idle timeout, absolute lifetime, and the end of a disabled account's session."""
+"""Session policy: idle timeout, absolute lifetime, and the end of a locked or disabled account's session."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.contrib.auth import logout
+from django.contrib.auth import SESSION_KEY, logout
 from django.http import HttpRequest, HttpResponse
 
+from custody.accounts.auth import is_locked
 from custody.core import audit
 
 SESSION_STARTED = "custody_started"
@@ -30,12 +31,24 @@ class SessionPolicyMiddleware:
                 reason = "idle"
             elif now - started > settings.SESSION_ABSOLUTE_SECONDS:
                 reason = "absolute"
+            elif is_locked(user):
+                # Locked by repeated failed sign-ins while signed in elsewhere: whoever holds this session
+                # may be the one guessing, so it ends too (issue 14).
+                reason = "locked"
             if reason:
                 audit.record(request, "session_expired", obj=user, reason=reason)
                 logout(request)
             else:
                 request.session[SESSION_STARTED] = started
                 request.session[SESSION_SEEN] = now
+        elif request.session.get(SESSION_KEY):
+            # A signed-in session whose user the backend no longer accepts (disabled or deleted). Django
+            # treats it as anonymous but keeps it, so re-enabling the account would revive it: end it.
+            from custody.accounts.models import User
+
+            former = User.objects.filter(pk=request.session[SESSION_KEY]).first()
+            audit.record(request, "session_expired", obj=former, user=former, reason="disabled" if former else "deleted")
+            logout(request)
         return self.get_response(request)
 
 
