@@ -74,3 +74,36 @@ class CappedLimitOffsetPagination(LimitOffsetPagination):
     def get_offset(self, request: Any) -> int:
         return int_param(request, self.offset_query_param, default=0, minimum=0) or 0
 
+
+
+def parse_day(value: Any) -> dt.date | None:
+    """A YYYY-MM-DD date, or None for anything else. Django's parse_date raises ValueError for a
+    well-formed impossible date ("2024-13-01"), which reached the API as a 500 wherever it was called
+    bare; callers turn None into their own 400 naming the field."""
+    try:
+        return parse_date(str(value).strip()) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def body_number(data: Any, name: str, default: float | int, *, kind: type = int, minimum: float | None = None,
+                maximum: float = MAX_SQL_INT) -> Any:
+    """A number from a request body (JSON or form), or `default` when absent; anything that is not a
+    number of that kind within bounds is a 400 naming the field."""
+    raw = data.get(name) if hasattr(data, "get") else None
+    if raw is None or raw == "":
+        return default
+    try:
+        if isinstance(raw, bool) or (kind is int and isinstance(raw, float) and not raw.is_integer()):
+            raise ValueError
+        value = kind(raw)
+        if value != value or value in (float("inf"), float("-inf")):  # NaN, infinities
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationError({name: [_("“%(value)s” is not a whole number.") % {"value": str(raw)[:40]} if kind is int
+                                      else _("“%(value)s” is not a number.") % {"value": str(raw)[:40]}]}) from None
+    if minimum is not None and value < minimum:
+        raise ValidationError({name: [_("Must be at least %(n)d.") % {"n": minimum}]})
+    if value > maximum:
+        raise ValidationError({name: [_("Must be at most %(n)d.") % {"n": maximum}]})
+    return value

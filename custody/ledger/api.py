@@ -39,6 +39,7 @@ from custody.core.access import can, get_restricted, restrict
 from custody.core.api import RestrictedReadOnlyViewSet
 from custody.core.downloads import audited_download
 from custody.core.errors import RuleError
+from custody.core.pagination import int_param
 from custody.engines.ledger.checkpoint import b64
 
 from . import integrity, services
@@ -159,8 +160,8 @@ class LedgerViewSet(viewsets.ViewSet):
         if cp is None:
             return Response({"detail": "no checkpoint yet"}, status=status.HTTP_404_NOT_FOUND)
         out: dict[str, Any] = {"checkpoint": services.checkpoint_of(cp).to_json()}
-        if request.query_params.get("from"):
-            old = int(request.query_params["from"])
+        old = int_param(request, "from", minimum=1, maximum=cp.tree_size)  # 400 naming `from`, never int()'s 500
+        if old:
             out["consistency_from"] = old
             out["consistency_proof"] = [b64(h) for h in services.consistency_for(old, cp.tree_size)]
             out["old_root"] = b64(services.root_at(old))

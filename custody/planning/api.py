@@ -16,6 +16,7 @@ from custody.core import audit
 from custody.core.access import get_restricted
 from custody.core.api import RestrictedReadOnlyViewSet
 from custody.core.errors import RuleError
+from custody.core.pagination import body_number, int_param
 from custody.planning import services
 from custody.planning.models import PlanDay, PlannedVehicle, PlanningScenario, PlanRun
 
@@ -104,9 +105,9 @@ class ScenarioViewSet(RestrictedReadOnlyViewSet):
         src = request.data.get("source")
         try:
             if src == "registry":
-                sc = services.scenario_from_registry(request.user, days=int(request.data.get("days", 30)))
+                sc = services.scenario_from_registry(request.user, days=body_number(request.data, "days", 30, minimum=1, maximum=366))
             elif src == "synthetic":
-                sc = services.synthetic_scenario(request.user, str(request.data.get("scale", "small")), int(request.data.get("seed", 1)))
+                sc = services.synthetic_scenario(request.user, str(request.data.get("scale", "small")), body_number(request.data, "seed", 1, minimum=0))
             elif src == "file":
                 sc = services.scenario_from_file(request.user, json.dumps(request.data.get("scenario")))
             else:
@@ -122,7 +123,7 @@ class ScenarioViewSet(RestrictedReadOnlyViewSet):
         """Start a background solve; poll the run for its status."""
         sc = get_restricted(PlanningScenario.objects.all(), request.user, "change", request=request, pk=pk)
         try:
-            run = services.start_run(request.user, sc, time_limit=float(request.data.get("time_limit", 60)))
+            run = services.start_run(request.user, sc, time_limit=body_number(request.data, "time_limit", 60.0, kind=float, minimum=1, maximum=3600))
         except RuleError as e:
             return _rule(e)
         audit.record(request, "planning_run_start", obj=run, via="api")
@@ -143,8 +144,9 @@ class RunViewSet(RestrictedReadOnlyViewSet):
     def vehicles(self, request: Request, pk: str | None = None) -> Response:
         run = self.get_object()
         qs = run.vehicles.select_related("outcome")
-        if request.query_params.get("day"):
-            qs = qs.filter(day=int(request.query_params["day"]) - 1)
+        day = int_param(request, "day", minimum=1)
+        if day:
+            qs = qs.filter(day=day - 1)
         audit.record(request, "planning_manifest_view", obj=run, via="api", day=request.query_params.get("day", "all"))
         vehicles = list(qs)
         hidden = services.hidden_people(request.user, (p for v in vehicles for p in v.manifest))
@@ -172,8 +174,8 @@ class RunViewSet(RestrictedReadOnlyViewSet):
         """`{"from_day": 4}` (counted from 1): keep what left before, plan the rest."""
         run = self.get_object()
         try:
-            new = services.replan(request.user, run, int(request.data.get("from_day", 2)) - 1,
-                                  time_limit=float(request.data.get("time_limit", 60)))
+            new = services.replan(request.user, run, body_number(request.data, "from_day", 2, minimum=1) - 1,
+                                  time_limit=body_number(request.data, "time_limit", 60.0, kind=float, minimum=1, maximum=3600))
         except RuleError as e:
             return _rule(e)
         audit.record(request, "planning_replan", obj=new, parent=run.pk, via="api")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404, HttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
@@ -17,7 +18,7 @@ from rest_framework.response import Response
 from custody.core import audit
 from custody.core.access import restrict
 from custody.core.api import RestrictedViewSetMixin
-from custody.core.errors import Refusal
+from custody.core.errors import BadInput, Refusal
 from custody.registry.models import Person
 from custody.repatriation import exports, services
 from custody.repatriation.models import Contact, CountryFile, Outreach, Repatriation
@@ -179,6 +180,8 @@ class CountryViewSet(RestrictedViewSetMixin, viewsets.GenericViewSet):
         fmt = request.query_params.get("fmt", "csv")
         lang = "ar" if request.query_params.get("lang", "en").startswith("ar") else "en"
         try:
+            if fmt not in exports.FORMATS:  # named as the caller wrote it (?fmt=), not as render() calls it
+                raise BadInput(_("Format must be csv, xlsx or pdf."), field="fmt")
             data, ctype, name, exp = exports.render(request.user, code, fmt, lang)
         except Refusal:
             # An export is a read: refused, it is audited here (no transaction to roll back); DRF's handler answers.

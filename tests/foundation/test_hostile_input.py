@@ -498,7 +498,8 @@ def test_duplicate_roster_refused_by_cli_and_api(make_user: Any, api_for: Any, i
 # ----------------------------------------------------------------------------- abandoned uploads
 
 
-def test_abandoned_upload_is_swept_by_the_task_queue(make_user: Any, client_for: Any, settings: Any, tmp_path: Path) -> None:
+def test_abandoned_upload_is_swept_by_the_task_queue(make_user: Any, client_for: Any, settings: Any, tmp_path: Path,
+                                                      monkeypatch: Any) -> None:
     import time
 
     from django.utils import timezone
@@ -524,6 +525,9 @@ def test_abandoned_upload_is_swept_by_the_task_queue(make_user: Any, client_for:
     old = time.time() - 2 * 3600 - 60
     os.utime(path, (old, old))
     queued.update(run_after=timezone.now())
+    # The real worker loop, except its between-tasks connection housekeeping: inside the test's
+    # transaction (autocommit off) it would close the connection the test runs on (PostgreSQL).
+    monkeypatch.setattr("django_tasks_db.management.commands.db_worker.close_old_connections", lambda: None)
     call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", stdout=io.StringIO(), stderr=io.StringIO())
     assert not path.exists() and (upload_dir() / kept).exists()
     done = DBTaskResult.objects.filter(task_path=TASK_PATH, status="SUCCESSFUL")
