@@ -1,13 +1,15 @@
 """Biometrics API: enrol, identify (1:N search), verify (1:1 at a handover), ANSI/NIST import and export,
 and read-only identifications, verifications, captures and templates. Captures and templates exist in
-the API only for users with the biometric_images capability (their querysets are empty otherwise)."""
+the API only for users with the biometric_images capability (their querysets are empty otherwise). Every
+change is an action of services (checked and audited there; refusals answered by DRF's handler)."""
 
 from __future__ import annotations
 
 import base64
 from typing import Any
 
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
@@ -19,15 +21,12 @@ from custody.biometrics import services
 from custody.biometrics.models import BiometricTemplate, Capture, Identification, Verification
 from custody.core import audit
 from custody.core.access import get_restricted
+from custody.core.actions import require
 from custody.core.api import RestrictedReadOnlyViewSet
-from custody.core.errors import RuleError
+from custody.core.errors import BadInput, Refusal
 from custody.registry.models import Person
 
 MAX_UPLOAD = 20 * 1024 * 1024
-
-
-def refused(exc: RuleError) -> Response:
-    return Response({"detail": exc.message, "rule": exc.rule, "field": exc.field}, status=400)
 
 
 class IdentificationSerializer(serializers.ModelSerializer):
@@ -113,7 +112,7 @@ def _files(request: Request) -> tuple[bytes | None, dict[int, bytes]]:
         if f is None:
             return None
         if f.size > MAX_UPLOAD:
-            raise RuleError(f"{name} is larger than 20 MB", field=name)
+            raise BadInput(_("%(name)s is larger than 20 MB.") % {"name": name}, field=name)
         return f.read()
 
     fingers = {pos: d for pos in range(1, 11) if (d := read(f"finger_{pos}"))}
@@ -123,77 +122,49 @@ def _files(request: Request) -> tuple[bytes | None, dict[int, bytes]]:
 class BiometricActionsViewSet(viewsets.ViewSet):
     parser_classes = [MultiPartParser, FormParser]
 
-    def _person(self, request: Request, action_name: str = "view") -> Person:
-        try:
-            return get_restricted(Person.objects.all(), request.user, action_name, request=request,
-                                  ref=(request.data.get("person") or "").strip())
-        except Http404 as exc:
-            raise RuleError(f"no person {request.data.get('person')!r} that you may {action_name}", field="person") from exc
-
     @extend_schema(summary="Enrol a face and up to ten fingerprints, then search the gallery (1:N)")
     @action(detail=False, methods=["post"])
     def enrol(self, request: Request) -> Response:
-        try:
-            person = self._person(request, "change")
-            face, fingers = _files(request)
-            enrolment = services.enrol(request.user, person, face=face, fingers=fingers,
-                                       station=request.data.get("station", ""),
-                                       accept_low_quality=str(request.data.get("accept_low_quality", "")).lower() in ("1", "true"))
-        except RuleError as exc:
-            audit.record(request, "api_bio_enrol", object_type="biometrics.enrolment", outcome="failed", reason=exc.message)
-            return refused(exc)
-        audit.record(request, "api_bio_enrol", obj=enrolment, person=person.ref)
+        face, fingers = _files(request)
+        enrolment = services.do_enrol(request.user, request.data.get("person") or "", face=face, fingers=fingers,
+                                      station=request.data.get("station", ""),
+                                      accept_low_quality=str(request.data.get("accept_low_quality", "")).lower() in ("1", "true"))
         return Response(IdentificationSerializer(enrolment.identification).data, status=201)
 
     @extend_schema(summary="Search the gallery with a face and/or fingerprints (investigation, nothing enrolled)")
     @action(detail=False, methods=["post"])
     def identify(self, request: Request) -> Response:
-        try:
-            face, fingers = _files(request)
-            ident = services.search(request.user, face=face, fingers=fingers, station=request.data.get("station", ""))
-        except RuleError as exc:
-            audit.record(request, "api_bio_search", object_type="biometrics.identification", outcome="failed", reason=exc.message)
-            return refused(exc)
-        audit.record(request, "api_bio_search", obj=ident, candidates=[c["person_ref"] for c in ident.candidates])
+        face, fingers = _files(request)
+        ident = services.do_search(request.user, face=face, fingers=fingers, station=request.data.get("station", ""))
         return Response(IdentificationSerializer(ident).data, status=201)
 
     @extend_schema(summary="Verify a fresh capture against a person's enrolled templates (1:1, at a handover)")
     @action(detail=False, methods=["post"])
     def verify(self, request: Request) -> Response:
-        try:
-            person = self._person(request)
-            f = request.FILES.get("image")
-            if f is None:
-                raise RuleError("no image", field="image")
-            v = services.verify(request.user, person, modality=request.data.get("modality", "finger"), image=f.read(),
-                                position=int(request.data.get("position") or 0), station=request.data.get("station", "") or "api",
-                                handover_ref=request.data.get("handover_ref", ""))
-        except (RuleError, ValueError) as exc:
-            err = exc if isinstance(exc, RuleError) else RuleError(str(exc))
-            audit.record(request, "api_bio_verify", object_type="biometrics.verification", outcome="failed", reason=err.message)
-            return refused(err)
-        audit.record(request, "api_bio_verify", obj=v, person=person.ref, passed=v.passed)
+        position = str(request.data.get("position") or "0")
+        if not position.isdigit():
+            raise BadInput(_("The finger position is a number from 1 to 10."), field="position")
+        f = request.FILES.get("image")
+        v = services.do_verify(request.user, request.data.get("person") or "", modality=request.data.get("modality", "finger"),
+                               image=f.read() if f is not None else None, position=int(position),
+                               station=request.data.get("station", "") or "api", handover_ref=request.data.get("handover_ref", ""))
         return Response(VerificationSerializer(v).data, status=201)
 
     @extend_schema(summary="Check an ANSI/NIST-ITL file, or enrol its images into a person")
     @action(detail=False, methods=["post"], url_path="import")
     def import_file(self, request: Request) -> Response:
-        try:
-            services.require(request.user, "import")
-            f = request.FILES.get("file")
-            if f is None:
-                raise RuleError("no file", field="file")
-            data = f.read()
-            if request.data.get("person"):
-                person = self._person(request, "change")
-                enrolment = services.import_transaction(request.user, data, person=person,
-                                                        station=request.data.get("station", "") or "api-import")
-                audit.record(request, "api_bio_import", obj=enrolment)
-                return Response(IdentificationSerializer(enrolment.identification).data, status=201)
-            tx = services.parse_transaction(data)
-        except RuleError as exc:
-            audit.record(request, "api_bio_import", object_type="biometrics.enrolment", outcome="failed", reason=exc.message)
-            return refused(exc)
+        f = request.FILES.get("file")
+        data = f.read() if f is not None else None
+        if request.data.get("person"):
+            enrolment = services.do_import_transaction(request.user, data, person=request.data["person"],
+                                                       station=request.data.get("station", "") or "api-import")
+            return Response(IdentificationSerializer(enrolment.identification).data, status=201)
+        # Checking a file writes nothing: a read for enrolment agencies, audited here.
+        require(request.user, "import")
+        services.require_images(request.user)
+        if not data:
+            raise BadInput(_("Choose an ANSI/NIST-ITL file."), field="file")
+        tx = services.parse_transaction(data)
         audit.record(request, "api_bio_import_check", object_type="biometrics.enrolment", object_id=tx.sha256[:16])
         return Response({
             "valid": True, "tot": tx.tot, "version": tx.version, "control_number": tx.control_number, "name": tx.name,
@@ -208,9 +179,10 @@ class BiometricActionsViewSet(viewsets.ViewSet):
         person = get_restricted(Person.objects.all(), request.user, request=request, ref=ref)
         try:
             data = services.export_person(request.user, person, destination=request.GET.get("to", "PARTNER"))
-        except RuleError as exc:
+        except Refusal as exc:
+            # An export is a read: refused, it is audited here; DRF's handler answers.
             audit.record(request, "api_bio_export", obj=person, outcome="denied", reason=exc.message)
-            return Response({"detail": exc.message, "rule": exc.rule}, status=403)
+            raise
         audit.record(request, "api_bio_export", obj=person, bytes=len(data))
         resp = HttpResponse(data, content_type="application/octet-stream")
         resp["Content-Disposition"] = f'attachment; filename="{person.ref}.an2"'

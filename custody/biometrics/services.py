@@ -1,7 +1,10 @@
-"""The only place that changes biometric state. Views, API and the `bio` command call these.
+"""The only place that changes biometric state: every change is an action (custody.core.actions) that
+views, API and the `bio` command call. Images and templates are handled only by agencies with the
+biometric_images capability (enrolment and investigation agencies); a handover officer verifies 1:1
+without seeing them.
 
 Every capture goes through the engine before anything is written: a corrupt image, a wrong resolution,
-no face or two faces, a malformed ANSI/NIST file raise RuleError with the engine's precise message and
+no face or two faces, a malformed ANSI/NIST file raise BadInput with the engine's precise message and
 nothing is stored. Thresholds in force are copied into every identification, adjudication and
 verification.
 """
@@ -14,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Count, Max
 from django.utils.translation import gettext as _
 
@@ -31,8 +33,9 @@ from custody.biometrics.models import (
     ThresholdSet,
     Verification,
 )
+from custody.core import actions
 from custody.core.access import can
-from custody.core.errors import RuleError
+from custody.core.actions import BadInput, NotAllowed, NotFound, Refusal, RuleError, action, reach, require
 from custody.engines.biometrics import ansi_nist
 from custody.engines.biometrics.errors import BiometricError
 from custody.engines.biometrics.face import FaceAdapter, FaceCapture
@@ -45,19 +48,27 @@ from custody.registry.models import Person
 FINGER_FLOOR_NFIQ2 = 20
 
 
-def _refuse(exc: BiometricError, what: str = "") -> RuleError:
+def _refuse(exc: BiometricError, what: str = "") -> BadInput:
+    """The engine refused a sample or a file: the request's input, named by the engine."""
     prefix = f"{what}: " if what else ""
-    return RuleError(prefix + str(exc), rule=f"biometrics.{exc.code}")
+    return BadInput(prefix + str(exc), rule=f"biometrics.{exc.code}")
 
 
-def require(user: Any, action: str, *, images: bool = True) -> None:
-    if not can(user, action):
-        raise RuleError(_("Your role may not do this (%(action)s).") % {"action": action}, rule="biometrics.role")
-    if images and not can(user, "biometric_images"):
-        raise RuleError(
-            _("Only enrolment and investigation agencies handle biometric images and templates."),
-            rule="biometrics.images",
-        )
+def require_images(user: Any) -> None:
+    """Images and templates are for enrolment and investigation agencies (the biometric_images capability)."""
+    if not can(user, "biometric_images"):
+        raise NotAllowed(_("Only enrolment and investigation agencies handle biometric images and templates."),
+                         rule="biometrics.images")
+
+
+def reach_person(user: Any, person: Any, action_name: str = "view") -> Person:
+    ref = (getattr(person, "ref", person) or "").strip()
+    if not ref:
+        raise BadInput(_("Give the person's reference (P-…)."), field="person")
+    try:
+        return reach(Person.objects.all(), user, action_name, what=_("Person %(ref)s") % {"ref": ref}, ref=ref)
+    except NotFound as exc:
+        raise NotFound(exc.message, rule=exc.rule, field="person") from exc
 
 
 def active_thresholds() -> tuple[Thresholds, ThresholdSet | None]:
@@ -118,7 +129,7 @@ class Processed:
 def process(face: bytes | None, fingers: dict[int, bytes], *, nfiq2: bool = True) -> Processed:
     """Run the engine on every sample; the first refusal stops everything (nothing stored)."""
     if not face and not fingers:
-        raise RuleError(_("Nothing captured: give a face photo or at least one fingerprint."), rule="biometrics.no_sample")
+        raise BadInput(_("Nothing captured: give a face photo or at least one fingerprint."), rule="biometrics.no_sample")
     out = Processed()
     if face:
         try:
@@ -188,58 +199,67 @@ def _candidates_json(result: Any) -> list[dict[str, Any]]:
     return out
 
 
-def enrol(user: Any, person: Person, *, face: bytes | None, fingers: dict[int, bytes], station: str,
-          source: str = Source.UPLOAD, accept_low_quality: bool = False, note: str = "") -> Enrolment:
+@action("biometrics.enrol", capability="add")
+def do_enrol(user: Any, person: Any, *, face: bytes | None, fingers: dict[int, bytes], station: str,
+             source: str = Source.UPLOAD, accept_low_quality: bool = False, note: str = "") -> Enrolment:
     """Capture, check quality, store, search the whole gallery and record the fused answer."""
-    require(user, "add")
+    require_images(user)
+    person = reach_person(user, person, "change")
     if not station.strip():
-        raise RuleError(_("Name the enrolment station."), rule="biometrics.station", field="station")
+        raise BadInput(_("Name the enrolment station."), rule="biometrics.station", field="station")
     p = process(face, fingers)
     prompts = p.recapture_prompts()
     if prompts and not accept_low_quality:
-        raise RuleError(_("Capture again: ") + "; ".join(prompts), rule="biometrics.quality")
+        raise BadInput(_("Capture again: ") + "; ".join(prompts), rule="biometrics.quality")
     thresholds, tset = active_thresholds()
     ident = identifier()
     ident.thresholds = thresholds
     result = ident.identify(p.face.template if p.face else None, [c.template for c in p.fingers], exclude={person.pk})
-    with transaction.atomic():
-        enrolment = Enrolment.objects.create(person=person, operator=user, station=station, source=source,
-                                             low_quality_accepted=bool(prompts), note=note)
-        _store_captures(user, person, enrolment, p, station=station, source=source, templates=True)
-        best = result.best
-        linked = None
-        if result.decision == Decision.MATCH and best is not None:
-            linked = Person.objects.filter(pk=best.subject_id).first()
-        Identification.objects.create(
-            enrolment=enrolment, person=person, decision=result.decision, strategy=result.strategy,
-            candidates=_candidates_json(result), comparisons=result.comparisons, thresholds=result.thresholds.to_dict(),
-            threshold_set=tset, linked_person=linked, by=user,
-            probe_sha256=([p.face.sha256] if p.face else []) + [c.sha256 for c in p.fingers],
-        )
+    enrolment = Enrolment.objects.create(person=person, operator=user, station=station, source=source,
+                                         low_quality_accepted=bool(prompts), note=note)
+    _store_captures(user, person, enrolment, p, station=station, source=source, templates=True)
+    best = result.best
+    linked = None
+    if result.decision == Decision.MATCH and best is not None:
+        linked = Person.objects.filter(pk=best.subject_id).first()
+    Identification.objects.create(
+        enrolment=enrolment, person=person, decision=result.decision, strategy=result.strategy,
+        candidates=_candidates_json(result), comparisons=result.comparisons, thresholds=result.thresholds.to_dict(),
+        threshold_set=tset, linked_person=linked, by=user,
+        probe_sha256=([p.face.sha256] if p.face else []) + [c.sha256 for c in p.fingers],
+    )
+    actions.note(enrolment, person=person.ref, decision=result.decision, source=source)
     return enrolment
 
 
-def search(user: Any, *, face: bytes | None, fingers: dict[int, bytes], station: str) -> Identification:
+@action("biometrics.search", capability="view")
+def do_search(user: Any, *, face: bytes | None, fingers: dict[int, bytes], station: str) -> Identification:
     """Investigation 1:N: who is this? Probe captures are stored (evidence of the search), not enrolled."""
-    require(user, "view")
+    require_images(user)
     p = process(face, fingers, nfiq2=False)
     thresholds, tset = active_thresholds()
     ident = identifier()
     ident.thresholds = thresholds
     result = ident.identify(p.face.template if p.face else None, [c.template for c in p.fingers])
-    with transaction.atomic():
-        _store_captures(user, None, None, p, station=station or "search", source=Source.SEARCH, templates=False)
-        return Identification.objects.create(
-            person=None, decision=result.decision, strategy=result.strategy, candidates=_candidates_json(result),
-            comparisons=result.comparisons, thresholds=result.thresholds.to_dict(), threshold_set=tset, by=user,
-            probe_sha256=([p.face.sha256] if p.face else []) + [c.sha256 for c in p.fingers],
-        )
+    _store_captures(user, None, None, p, station=station or "search", source=Source.SEARCH, templates=False)
+    identification = Identification.objects.create(
+        person=None, decision=result.decision, strategy=result.strategy, candidates=_candidates_json(result),
+        comparisons=result.comparisons, thresholds=result.thresholds.to_dict(), threshold_set=tset, by=user,
+        probe_sha256=([p.face.sha256] if p.face else []) + [c.sha256 for c in p.fingers],
+    )
+    actions.note(identification, decision=result.decision, candidates=[c["person_ref"] for c in identification.candidates])
+    return identification
 
 
-def verify(user: Any, person: Person, *, modality: str, image: bytes, position: int = 0, station: str,
-           handover_ref: str = "") -> Verification:
+@action("biometrics.verify", capability="add")
+def do_verify(user: Any, person: Any, *, modality: str, image: bytes | None, position: int = 0, station: str,
+              handover_ref: str = "") -> Verification:
     """1:1 at a handover. The officer need not see the enrolled images; the result is recorded."""
-    require(user, "add", images=False)
+    person = reach_person(user, person)
+    if not image:
+        raise BadInput(_("Capture an image to verify."), field="image")
+    if modality not in Modality.values:
+        raise BadInput(_("“%(m)s” is not a modality (face or finger).") % {"m": modality}, field="modality")
     refs = [_template(r) for r in BiometricTemplate.objects.filter(person=person, modality=modality)]
     if not refs:
         raise RuleError(
@@ -257,30 +277,35 @@ def verify(user: Any, person: Person, *, modality: str, image: bytes, position: 
         res = engine_verify(probe, refs, thresholds)
     except BiometricError as exc:
         raise _refuse(exc) from exc
-    with transaction.atomic():
-        cap = _store_captures(user, person, None, p, station=station, source=Source.HANDOVER, templates=False)[0]
-        return Verification.objects.create(
-            person=person, capture=cap, modality=modality, score=res.score, threshold=res.threshold, passed=res.passed,
-            thresholds=thresholds.to_dict(), handover_ref=handover_ref, operator=user, station=station,
-            extractor=res.extractor, version=res.version,
-        )
+    cap = _store_captures(user, person, None, p, station=station, source=Source.HANDOVER, templates=False)[0]
+    verification = Verification.objects.create(
+        person=person, capture=cap, modality=modality, score=res.score, threshold=res.threshold, passed=res.passed,
+        thresholds=thresholds.to_dict(), handover_ref=handover_ref, operator=user, station=station,
+        extractor=res.extractor, version=res.version,
+    )
+    actions.note(verification, person=person.ref, passed=res.passed)
+    return verification
 
 
-def adjudicate(user: Any, identification: Identification, candidate: Person, *, same_person: bool, note: str = "") -> Adjudication:
-    require(user, "adjudicate")
+@action("biometrics.adjudicate", capability="adjudicate")
+def do_adjudicate(user: Any, identification: Any, candidate: Any, *, same_person: bool, note: str = "") -> Adjudication:
+    require_images(user)
+    pk = getattr(identification, "pk", identification)
+    identification = reach(Identification.objects.all(), user, "view", what=_("Identification #%(id)s") % {"id": pk}, lock=True, pk=pk)
+    candidate = reach_person(user, candidate)
     listed = {c.get("subject_id") for c in identification.candidates}
     if candidate.pk not in listed:
-        raise RuleError(_("%(ref)s is not a candidate of this identification.") % {"ref": candidate.ref},
-                        rule="biometrics.not_candidate")
-    with transaction.atomic():
-        adj = Adjudication.objects.create(identification=identification, candidate=candidate, same_person=same_person,
-                                          note=note, thresholds=identification.thresholds, by=user)
-        if same_person and identification.linked_person_id is None:
-            identification.linked_person = candidate
-            identification.save(update_fields=["linked_person"])
-        elif not same_person and identification.linked_person_id == candidate.pk:
-            identification.linked_person = None
-            identification.save(update_fields=["linked_person"])
+        raise BadInput(_("%(ref)s is not a candidate of this identification.") % {"ref": candidate.ref},
+                       rule="biometrics.not_candidate", field="candidate")
+    adj = Adjudication.objects.create(identification=identification, candidate=candidate, same_person=same_person,
+                                      note=note, thresholds=identification.thresholds, by=user)
+    if same_person and identification.linked_person_id is None:
+        identification.linked_person = candidate
+        identification.save(update_fields=["linked_person"])
+    elif not same_person and identification.linked_person_id == candidate.pk:
+        identification.linked_person = None
+        identification.save(update_fields=["linked_person"])
+    actions.note(identification, candidate=candidate.ref, same_person=same_person)
     return adj
 
 
@@ -299,24 +324,33 @@ def parse_transaction(data: bytes) -> ansi_nist.NistTransaction:
         raise _refuse(exc) from exc
 
 
-def import_transaction(user: Any, data: bytes, *, person: Person, station: str,
-                       accept_low_quality: bool = False) -> Enrolment:
-    """Enrol a person from a partner's transaction: Type-10 face and Type-4/14 fingerprints."""
+@action("biometrics.import", capability="import")
+def do_import_transaction(user: Any, data: bytes | None, *, person: Any, station: str,
+                          accept_low_quality: bool = False) -> Enrolment:
+    """Enrol a person from a partner's transaction: Type-10 face and Type-4/14 fingerprints (the
+    enrolment is part of this action: one audit row, naming the transaction)."""
+    require_images(user)
+    if not data:
+        raise BadInput(_("Choose an ANSI/NIST-ITL file."), field="file")
     tx = parse_transaction(data)
     face = tx.faces[0].data if tx.faces else None
     fingers: dict[int, bytes] = {}
     for f in tx.fingerprints:
         if f.position in fingers:
-            raise RuleError(_("The transaction holds two images of %(finger)s.") % {"finger": FINGER_POSITIONS[f.position]},
-                            rule="biometrics.duplicate_finger")
+            raise BadInput(_("The transaction holds two images of %(finger)s.") % {"finger": FINGER_POSITIONS[f.position]},
+                           rule="biometrics.duplicate_finger")
         fingers[f.position] = f.data
-    return enrol(user, person, face=face, fingers=fingers, station=station, source=Source.IMPORT,
-                 accept_low_quality=accept_low_quality,
-                 note=_("Imported from ANSI/NIST-ITL transaction %(tcn)s (%(sha)s)") % {"tcn": tx.control_number, "sha": tx.sha256[:16]})
+    enrolment = do_enrol(user, person, face=face, fingers=fingers, station=station, source=Source.IMPORT,
+                         accept_low_quality=accept_low_quality,
+                         note=_("Imported from ANSI/NIST-ITL transaction %(tcn)s (%(sha)s)") % {"tcn": tx.control_number, "sha": tx.sha256[:16]})
+    actions.note(enrolment, transaction=tx.control_number, sha256=tx.sha256)
+    return enrolment
 
 
 def export_person(user: Any, person: Person, *, destination: str, originating: str = "CUSTODY", tot: str = "CAR") -> bytes:
+    """A read (nothing is written): the door that asked audits it, refused or not."""
     require(user, "export")
+    require_images(user)
     face = Capture.objects.filter(person=person, modality=Modality.FACE, enrolment__isnull=False).order_by("-captured_at").first()
     fingers = {}
     for cap in Capture.objects.filter(person=person, modality=Modality.FINGER, enrolment__isnull=False).order_by("captured_at"):
@@ -339,15 +373,19 @@ def export_person(user: Any, person: Person, *, destination: str, originating: s
         raise _refuse(exc) from exc
 
 
-def save_calibration(user: Any, name: str, thresholds: Thresholds, summary: dict[str, Any], det_png: bytes | None,
-                     activate: bool) -> ThresholdSet:
-    with transaction.atomic():
-        if activate:
-            ThresholdSet.objects.filter(active=True).update(active=False)
-        ts = ThresholdSet.objects.create(name=name, values=thresholds.to_dict(), active=activate, calibration=summary,
-                                         created_by=user)
-        if det_png:
-            DetCurve.objects.create(threshold_set=ts, png=det_png)
+@action("biometrics.save_calibration", capability="approve")
+def do_save_calibration(user: Any, name: str, thresholds: Thresholds, summary: dict[str, Any], det_png: bytes | None,
+                        activate: bool) -> ThresholdSet:
+    """Thresholds decide every later match and verification: a supervisor stores (and activates) them."""
+    if not name.strip():
+        raise BadInput(_("Name the threshold set."), field="name")
+    if activate:
+        ThresholdSet.objects.filter(active=True).update(active=False)
+    ts = ThresholdSet.objects.create(name=name.strip(), values=thresholds.to_dict(), active=activate, calibration=summary,
+                                     created_by=user)
+    if det_png:
+        DetCurve.objects.create(threshold_set=ts, png=det_png)
+    actions.note(ts, active=activate, values=thresholds.to_dict())
     return ts
 
 
@@ -366,18 +404,16 @@ def drop_sets(folder: Path) -> dict[str, dict[str, Path]]:
 
 
 def ingest_drop(user: Any, folder: Path, *, station: str) -> list[tuple[str, str, Enrolment | None]]:
-    """Enrol every ready set; refused sets move to refused/ with the reason, done sets to processed/."""
+    """Enrol every ready set, each through the enrolment action (checked and audited on its own);
+    refused sets move to refused/ with the reason, done sets to processed/."""
     results = []
     for ref, parts in drop_sets(folder).items():
-        person = Person.objects.filter(ref=ref).first()
         try:
-            if person is None:
-                raise RuleError(_("No person %(ref)s in the registry.") % {"ref": ref}, rule="biometrics.person")
             face = parts["face"].read_bytes() if "face" in parts else None
             fingers = {int(k): v.read_bytes() for k, v in parts.items() if k.isdigit() and 1 <= int(k) <= 10}
-            enrolment = enrol(user, person, face=face, fingers=fingers, station=station, source=Source.DROP)
+            enrolment = do_enrol(user, ref, face=face, fingers=fingers, station=station, source=Source.DROP)
             outcome, dest = "ok", folder / "processed"
-        except RuleError as exc:
+        except Refusal as exc:
             enrolment, outcome, dest = None, exc.message, folder / "refused"
         dest.mkdir(exist_ok=True)
         for p in [*parts.values(), folder / f"{ref}.ready"]:

@@ -2,8 +2,9 @@
 identification results, the adjudication queue with side-by-side images and minutiae overlay, handover
 verification, investigation search, ANSI/NIST import and export, and the DET curve.
 
-Images and templates are shown only to users with the biometric_images capability; every page, image
-and search is audited."""
+Images and templates are shown only to users with the biometric_images capability; every page and image
+read is audited here, every change (enrolment, search, verification, adjudication, import) by its action
+in services."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from custody.biometrics.models import (
 )
 from custody.core import audit
 from custody.core.access import can, get_restricted, restrict
-from custody.core.errors import RuleError
+from custody.core.errors import BadInput, Refusal
 from custody.engines.biometrics.fingerprint import FINGER_POSITIONS, parse_iso_19794_2
 from custody.registry.models import Person
 
@@ -63,7 +64,7 @@ def _file(request: HttpRequest, name: str) -> bytes | None:
     if f is None:
         return None
     if f.size > MAX_UPLOAD:
-        raise RuleError(_("%(name)s is larger than 20 MB.") % {"name": f.name}, field=name)
+        raise BadInput(_("%(name)s is larger than 20 MB.") % {"name": f.name}, field=name)
     return f.read()
 
 
@@ -74,16 +75,6 @@ def _finger_files(request: HttpRequest) -> dict[int, bytes]:
         if data:
             out[pos] = data
     return out
-
-
-def _person_from_ref(request: HttpRequest, ref: str, action: str = "view") -> Person:
-    ref = (ref or "").strip()
-    if not ref:
-        raise RuleError(_("Give the person's reference (P-…)."), field="person")
-    try:
-        return get_restricted(Person.objects.all(), request.user, action, request=request, ref=ref)
-    except Http404 as exc:
-        raise RuleError(_("No person %(ref)s that you may see.") % {"ref": ref}, field="person") from exc
 
 
 def _positions() -> list[tuple[int, str]]:
@@ -100,23 +91,17 @@ def station(request: HttpRequest) -> HttpResponse:
         try:
             if request.POST.get("drop"):
                 results = services.ingest_drop(request.user, folder, station=request.POST.get("station", "") or "drop")
-                audit.record(request, "bio_drop_ingest", object_type="biometrics.enrolment", object_id=f"{len(results)} sets",
-                             results=[(r, o) for r, o, _e in results])
                 for ref, outcome, _e in results:
                     (messages.success if outcome == "ok" else messages.error)(request, f"{ref}: {outcome if outcome != 'ok' else _('enrolled')}")
                 if not results:
                     messages.info(request, _("No complete set in the drop folder."))
                 return redirect("biometrics:station")
-            person = _person_from_ref(request, request.POST.get("person", ""), "change")
-            enrolment = services.enrol(
-                request.user, person, face=_file(request, "face"), fingers=_finger_files(request),
+            enrolment = services.do_enrol(
+                request.user, request.POST.get("person", ""), face=_file(request, "face"), fingers=_finger_files(request),
                 station=request.POST.get("station", ""), accept_low_quality=bool(request.POST.get("accept_low_quality")),
             )
-            ident = enrolment.identification
-            audit.record(request, "bio_enrol", obj=enrolment, person=person.ref, decision=ident.decision)
-            return redirect("biometrics:identification", pk=ident.pk)
-        except RuleError as exc:
-            audit.record(request, "bio_enrol", object_type="biometrics.enrolment", outcome="failed", reason=exc.message)
+            return redirect("biometrics:identification", pk=enrolment.identification.pk)
+        except Refusal as exc:
             messages.error(request, exc.message)
     pending = services.drop_sets(folder) if can_capture else {}
     audit.record(request, "bio_station", object_type="biometrics.enrolment")
@@ -182,12 +167,11 @@ def compare(request: HttpRequest, pk: int, ref: str) -> HttpResponse:
         raise Http404
     if request.method == "POST":
         try:
-            services.adjudicate(request.user, ident, candidate, same_person=request.POST.get("decision") == "same",
-                                note=request.POST.get("note", ""))
-            audit.record(request, "bio_adjudicate", obj=ident, candidate=candidate.ref, decision=request.POST.get("decision"))
+            services.do_adjudicate(request.user, ident.pk, candidate.ref, same_person=request.POST.get("decision") == "same",
+                                   note=request.POST.get("note", ""))
             messages.success(request, _("Decision recorded."))
             return redirect("biometrics:identification", pk=ident.pk)
-        except RuleError as exc:
+        except Refusal as exc:
             messages.error(request, exc.message)
     probe = restrict(Capture.objects.filter(sha256__in=ident.probe_sha256), request.user)
     if ident.enrolment_id:
@@ -260,19 +244,15 @@ def verify(request: HttpRequest) -> HttpResponse:
     result = None
     if request.method == "POST":
         try:
-            person = _person_from_ref(request, request.POST.get("person", ""))
-            modality = request.POST.get("modality", Modality.FINGER)
-            image = _file(request, "image")
-            if not image:
-                raise RuleError(_("Capture an image to verify."), field="image")
-            result = services.verify(request.user, person, modality=modality, image=image,
-                                     position=int(request.POST.get("position") or 0), station=request.POST.get("station", "") or "handover",
-                                     handover_ref=request.POST.get("handover_ref", ""))
-            audit.record(request, "bio_verify", obj=result, person=person.ref, passed=result.passed)
-        except (RuleError, ValueError) as exc:
-            msg = exc.message if isinstance(exc, RuleError) else str(exc)
-            audit.record(request, "bio_verify", object_type="biometrics.verification", outcome="failed", reason=msg)
-            messages.error(request, msg)
+            position = request.POST.get("position") or "0"
+            if not position.isdigit():
+                raise BadInput(_("The finger position is a number from 1 to 10."), field="position")
+            result = services.do_verify(request.user, request.POST.get("person", ""), modality=request.POST.get("modality", Modality.FINGER),
+                                        image=_file(request, "image"), position=int(position),
+                                        station=request.POST.get("station", "") or "handover",
+                                        handover_ref=request.POST.get("handover_ref", ""))
+        except Refusal as exc:
+            messages.error(request, exc.message)
     else:
         audit.record(request, "bio_verify_page", object_type="biometrics.verification")
     return render(request, "biometrics/verify.html", {
@@ -287,13 +267,10 @@ def search(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     if request.method == "POST":
         try:
-            ident = services.search(request.user, face=_file(request, "face"), fingers=_finger_files(request),
-                                    station=request.POST.get("station", ""))
-            audit.record(request, "bio_search", obj=ident, decision=ident.decision,
-                         candidates=[c["person_ref"] for c in ident.candidates])
+            ident = services.do_search(request.user, face=_file(request, "face"), fingers=_finger_files(request),
+                                       station=request.POST.get("station", ""))
             return redirect("biometrics:identification", pk=ident.pk)
-        except RuleError as exc:
-            audit.record(request, "bio_search", object_type="biometrics.identification", outcome="failed", reason=exc.message)
+        except Refusal as exc:
             messages.error(request, exc.message)
     return render(request, "biometrics/search.html", {"positions": _positions(), "page_classification": 1})
 
@@ -306,19 +283,17 @@ def import_file(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             data = _file(request, "file")
-            if not data:
-                raise RuleError(_("Choose an ANSI/NIST-ITL file."), field="file")
             ref = request.POST.get("person", "").strip()
             if ref:
-                person = _person_from_ref(request, ref, "change")
-                enrolment = services.import_transaction(request.user, data, person=person,
-                                                        station=request.POST.get("station", "") or "import")
-                audit.record(request, "bio_import", obj=enrolment, person=person.ref)
+                enrolment = services.do_import_transaction(request.user, data, person=ref,
+                                                           station=request.POST.get("station", "") or "import")
                 return redirect("biometrics:identification", pk=enrolment.identification.pk)
+            if not data:
+                raise BadInput(_("Choose an ANSI/NIST-ITL file."), field="file")
+            # Checking a file writes nothing: a read, audited here.
             tx = services.parse_transaction(data)
             audit.record(request, "bio_import_check", object_type="biometrics.enrolment", object_id=tx.sha256[:16])
-        except RuleError as exc:
-            audit.record(request, "bio_import", object_type="biometrics.enrolment", outcome="failed", reason=exc.message)
+        except Refusal as exc:
             messages.error(request, exc.message)
     return render(request, "biometrics/import.html", {"tx": tx, "page_classification": 1})
 
@@ -327,7 +302,7 @@ def export_person(request: HttpRequest, ref: str) -> HttpResponse:
     person = get_restricted(_people(request), request.user, request=request, ref=ref)
     try:
         data = services.export_person(request.user, person, destination=request.GET.get("to", "PARTNER"))
-    except RuleError as exc:
+    except Refusal as exc:
         audit.record(request, "bio_export", obj=person, outcome="denied", reason=exc.message)
         messages.error(request, exc.message)
         return redirect("biometrics:person", ref=person.ref)

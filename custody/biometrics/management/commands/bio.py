@@ -1,8 +1,9 @@
 """`custody bio enrol|identify|verify|import|export|calibrate`.
 
 import, export (from image files) and calibrate work on files alone; enrol, identify, verify, import
---person and export --person use the database and act as --user (audited and attributed like the web).
-Every refusal exits non-zero with the engine's precise message; nothing is stored.
+--person, export --person and calibrate --save use the database and act as --as USER: the same actions as
+the pages and the API, audited and attributed the same way, refused without a user. Every refusal exits
+non-zero (the exit code of its kind) with the engine's precise message; nothing is stored.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from django.core.management.base import CommandError, CommandParser
 from rich.console import Console
 from rich.table import Table
 
+from custody.biometrics import services
 from custody.core import audit
-from custody.core.commands import CustodyCommand
-from custody.core.errors import RuleError
+from custody.core.commands import CustodyCommand, add_actor_argument, resolve_actor
+from custody.core.errors import Refusal
 from custody.engines.biometrics import ansi_nist, calibration
 from custody.engines.biometrics.errors import BiometricError
 from custody.engines.biometrics.fingerprint import (
@@ -55,7 +57,8 @@ class Command(CustodyCommand):
         sub = parser.add_subparsers(dest="sub", required=True)
 
         def user_arg(p: Any, required: bool = True) -> None:
-            p.add_argument("--user", required=required, help="username the action is recorded under")
+            # Never required by the parser: an action refuses a missing user itself, with its audit row.
+            add_actor_argument(p, help="the user the action is recorded under")
 
         p = sub.add_parser("enrol", help="enrol a person's face and fingerprints, or every ready set in a drop folder")
         p.add_argument("--person")
@@ -114,31 +117,13 @@ class Command(CustodyCommand):
         self.console = Console(file=self.stdout, width=120)
         try:
             getattr(self, f"do_{opts['sub']}")(opts)
-        except RuleError as exc:
-            raise CommandError(exc.message) from exc
         except BiometricError as exc:
             raise CommandError(str(exc)) from exc
 
     # -- helpers --
 
     def _user(self, opts: dict[str, Any]) -> Any:
-        from custody.accounts.models import User
-
-        if not opts.get("user"):
-            raise CommandError("--user is required for this command")
-        user = User.objects.filter(username=opts["user"], is_active=True).first()
-        if user is None:
-            raise CommandError(f"no active user {opts['user']!r}")
-        return user
-
-    def _person(self, user: Any, ref: str, action: str = "view") -> Any:
-        from custody.core.access import restrict
-        from custody.registry.models import Person
-
-        person = restrict(Person.objects.all(), user, action).filter(ref=ref).first()
-        if person is None:
-            raise CommandError(f"no person {ref!r} that {user.username} may {action}")
-        return person
+        return resolve_actor(opts.get("user"))
 
     def _show_identification(self, ident: Any, as_json: bool = False) -> None:
         if as_json:
@@ -154,8 +139,6 @@ class Command(CustodyCommand):
     # -- subcommands --
 
     def do_enrol(self, opts: dict[str, Any]) -> None:
-        from custody.biometrics import services
-
         user = self._user(opts)
         if opts["drop"]:
             results = services.ingest_drop(user, Path(opts["drop"]), station=opts["station"])
@@ -166,38 +149,30 @@ class Command(CustodyCommand):
             return
         if not opts["person"]:
             raise CommandError("give --person REF (or --drop FOLDER)")
-        person = self._person(user, opts["person"], "change")
-        enrolment = services.enrol(user, person, face=_read(opts["face"]) if opts["face"] else None,
-                                   fingers=_finger_args(opts["finger"]), station=opts["station"],
-                                   accept_low_quality=opts["accept_low_quality"])
-        audit.record(None, "cli_bio_enrol", obj=enrolment, user=user, person=person.ref)
-        self.console.print(f"enrolled {person.ref} (enrolment {enrolment.pk})")
+        enrolment = services.do_enrol(user, opts["person"], face=_read(opts["face"]) if opts["face"] else None,
+                                      fingers=_finger_args(opts["finger"]), station=opts["station"],
+                                      accept_low_quality=opts["accept_low_quality"])
+        self.console.print(f"enrolled {enrolment.person.ref} (enrolment {enrolment.pk})")
         self._show_identification(enrolment.identification)
 
     def do_identify(self, opts: dict[str, Any]) -> None:
-        from custody.biometrics import services
-
         user = self._user(opts)
-        ident = services.search(user, face=_read(opts["face"]) if opts["face"] else None,
-                                fingers=_finger_args(opts["finger"]), station=opts["station"])
-        audit.record(None, "cli_bio_search", obj=ident, user=user, candidates=[c["person_ref"] for c in ident.candidates])
+        ident = services.do_search(user, face=_read(opts["face"]) if opts["face"] else None,
+                                   fingers=_finger_args(opts["finger"]), station=opts["station"])
         self._show_identification(ident, opts["json"])
 
     def do_verify(self, opts: dict[str, Any]) -> None:
-        from custody.biometrics import services
-
         user = self._user(opts)
-        person = self._person(user, opts["person"])
         if bool(opts["face"]) == bool(opts["finger"]):
             raise CommandError("give exactly one of --face FILE or --finger POS=FILE")
         if opts["face"]:
-            v = services.verify(user, person, modality="face", image=_read(opts["face"]), station=opts["station"],
-                                handover_ref=opts["handover"])
+            v = services.do_verify(user, opts["person"], modality="face", image=_read(opts["face"]), station=opts["station"],
+                                   handover_ref=opts["handover"])
         else:
             (pos, data), = _finger_args([opts["finger"]]).items()
-            v = services.verify(user, person, modality="finger", image=data, position=pos, station=opts["station"],
-                                handover_ref=opts["handover"])
-        audit.record(None, "cli_bio_verify", obj=v, user=user, person=person.ref, passed=v.passed)
+            v = services.do_verify(user, opts["person"], modality="finger", image=data, position=pos, station=opts["station"],
+                                   handover_ref=opts["handover"])
+        person = v.person
         self.console.print(f"{person.ref}: {'PASS' if v.passed else 'FAIL'} (score {v.score:.3f}, threshold {v.threshold:.3f})")
         if not v.passed:
             raise CommandError(f"verification failed for {person.ref}")
@@ -205,12 +180,8 @@ class Command(CustodyCommand):
     def do_import(self, opts: dict[str, Any]) -> None:
         data = _read(opts["file"])
         if opts["person"]:
-            from custody.biometrics import services
-
             user = self._user(opts)
-            enrolment = services.import_transaction(user, data, person=self._person(user, opts["person"], "change"),
-                                                    station=opts["station"])
-            audit.record(None, "cli_bio_import", obj=enrolment, user=user)
+            enrolment = services.do_import_transaction(user, data, person=opts["person"], station=opts["station"])
             self._show_identification(enrolment.identification)
             return
         tx = ansi_nist.import_transaction(data)
@@ -231,11 +202,14 @@ class Command(CustodyCommand):
 
     def do_export(self, opts: dict[str, Any]) -> None:
         if opts["person"]:
-            from custody.biometrics import services
-
             user = self._user(opts)
-            person = self._person(user, opts["person"])
-            data = services.export_person(user, person, destination=opts["dai"], originating=opts["ori"], tot=opts["tot"])
+            person = services.reach_person(user, opts["person"])
+            try:
+                data = services.export_person(user, person, destination=opts["dai"], originating=opts["ori"], tot=opts["tot"])
+            except Refusal as exc:
+                # An export is a read: refused, it is audited here; CustodyCommand ends with the message and exit code.
+                audit.record(None, "cli_bio_export", obj=person, user=user, outcome="denied", reason=exc.message)
+                raise
             audit.record(None, "cli_bio_export", obj=person, user=user, bytes=len(data))
         else:
             faces = []
@@ -292,11 +266,7 @@ class Command(CustodyCommand):
             Path(opts["det"]).write_bytes(png)
             self.console.print(f"DET curve written to {opts['det']}")
         if opts["save"]:
-            from custody.biometrics import services
-
-            user = self._user(opts)
-            services.require(user, "approve", images=False)
-            ts = services.save_calibration(user, opts["save"], proposed, summary, png, opts["activate"])
+            ts = services.do_save_calibration(self._user(opts), opts["save"], proposed, summary, png, opts["activate"])
             self.console.print(f"saved threshold set {ts.pk} {'(active)' if ts.active else ''}")
 
     def _folder_items(self, modality: str, folder: Path) -> list[tuple[str, Any]]:
