@@ -9,6 +9,11 @@ with parameters filled from real objects. For each response the test proves:
   custody scope), and never shows a risk rationale or faction to an agency without intelligence (HUM);
 - a refused request for an existing person is audited with outcome "denied".
 
+The world also holds what the domain apps keep about those people (tests/foundation/test_reads_on_need.py:
+handovers, a transfer plan, case items of every kind, audit rows of several agencies), and the routes that
+name such a record are walked with it, so a list or detail route that shows a handover, a plan, an item
+or an audit row to someone who may not see its people fails here by name.
+
 URLs added later by other apps are found automatically. A pattern whose parameters the test cannot fill
 is reported and at least proven to refuse anonymous callers; one that serves anonymous callers without
 being listed in PUBLIC fails the test.
@@ -16,18 +21,21 @@ being listed in PUBLIC fails the test.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from custody.accounts.models import Classification
+from custody.accounts.models import Classification, Role
 from custody.core.models import AuditEvent
 from tests.foundation.conftest import World
+from tests.foundation.test_reads_on_need import DEMO_CLEARANCE, Records, build_records
 from tests.foundation.urlwalk import Route, all_routes, fill
 
 # Endpoints that answer anonymous callers, and how. Everything else must refuse them.
@@ -73,14 +81,41 @@ class Target:
     key: str = ""  # world key of the record; "missing" for a record that does not exist
 
 
-def _targets(route: Route, world: World, language: str = "") -> Iterator[Target]:
+def _record_params(route: Route, records: Records) -> list[dict[str, str]] | None:
+    """Parameter values naming the domain apps' records of the world, for the routes that take them."""
+    name, params = route.name, set(route.params)
+    if "reference" in params and name.startswith(("ledger:handover", "ledger-handover")):
+        item = str(records.handover.items.first().pk)
+        return [{"reference": h.reference, "item_id": item} for h in (records.handover, records.secret_handover)]
+    if "seq" in params and name.startswith("ledger-event"):
+        return [{"seq": str(seq)} for seq in records.events.values()]
+    if "pk" in params and name.startswith(("planning:scenario", "planning-scenario")):
+        return [{"pk": str(records.scenario.pk)}]
+    if "pk" in params and name.startswith(("planning:run", "planning-run")):
+        if "day" in params:
+            return [{"pk": str(records.run.pk), "day": str(d)} for d in records.plan_days]
+        return [{"pk": str(records.run.pk)}]
+    if "ref" in params and name.startswith(("cases:item_", "cases-item-")) and not params & {"pk", "att_id"}:
+        return [{"ref": item.ref} for item, _kind, _key in records.items.values()]
+    return None
+
+
+def _targets(route: Route, world: World, language: str = "", records: Records | None = None) -> Iterator[Target]:
     """Concrete URLs: every world person for a `ref`, every facility for a `code`, both files for a
-    `file_id`; other parameters get a placeholder (a route of another app still gets walked)."""
+    `file_id`, the world's handovers, plan, events and case items for the routes naming them; other
+    parameters get a placeholder (a route of another app still gets walked)."""
     params = set(route.params)
     first_ref = world.person("sdf_held").ref
     first_code = world.facilities["sdf_prison"].code
     base = {p: "1" for p in params}  # placeholder for parameters of other apps' routes
     base.update({"format": "json", "app_label": "auth", "url": "x", "token": "0" * 32, "ref": first_ref, "code": first_code})
+    named = _record_params(route, records) if records is not None else None
+    if named is not None:
+        for values in named:
+            url = fill(route, {**base, **values}, language)
+            if url:
+                yield Target(url, "record")
+        return
     if "file_id" in params:
         for key, f in world.files.items():
             url = fill(route, {**base, "ref": world.person(key).ref, "file_id": str(f.pk)}, language)
@@ -112,6 +147,10 @@ def _targets(route: Route, world: World, language: str = "") -> Iterator[Target]
         yield Target(url)
         for extra in EXTRA_QUERIES.get(route.name, []):
             yield Target(url + extra)
+        if records is not None and route.name == "core:audit_list":
+            # Every agency's audit rows, asked for by name: only an auditor or that agency's supervisor.
+            for username in records.audit_users.values():
+                yield Target(f"{url}?username={username}")
 
 
 # Query strings that make list and search endpoints return records (so a leak would show).
@@ -171,14 +210,18 @@ RECORD_ROUTES = {"registry:person_detail", "registry:person_file", "registry:fac
                  "registry-person-detail", "registry-facility-detail"}
 
 
-def _forbidden_text(user: Any, world: World) -> list[str]:
-    """Strings that must appear in no response to this user."""
+def _forbidden_text(user: Any, world: World, records: Records | None = None) -> list[str]:
+    """Strings that must appear in no response to this user: the markers of every person it may not see
+    (with the registry reference, which handover, plan and ledger answers name people by), intelligence
+    markers for an agency without intelligence, and the markers of the domain records it may not read."""
     bad = []
     for key, spec in world.people.items():
         if not world.may_see(user, key):
-            bad += [spec.name, spec.name_ar, spec.rationale, spec.faction]
+            bad += [spec.name, spec.name_ar, spec.rationale, spec.faction, spec.obj.ref]
         elif not user.agency.sees_intelligence:
             bad += [spec.rationale, spec.faction]
+    if records is not None:
+        bad += records.forbidden_for(user, world)
     return bad
 
 
@@ -252,14 +295,26 @@ def _is_foundation(route: Route) -> bool:
     return route.app == ""  # home, healthz, set_language
 
 
-def _walk(user: Any, world: World, routes: list[Route], languages: list[str]) -> int:
-    forbidden = _forbidden_text(user, world)
+def _without_echo(body: str, url: str) -> str:
+    """What the caller typed comes back in the page (the language switch's return address, a filter or
+    search box's value): that names nothing the caller did not already know, and is left out of the check.
+    Only the echo itself: a search for a surname must still not find the full name."""
+    path, _sep, query = url.partition("?")
+    for echoed in (url, html.escape(url), path):
+        body = body.replace(echoed, "")
+    for _name, value in parse_qsl(query):
+        body = body.replace(f'value="{html.escape(value)}"', "")
+    return body
+
+
+def _walk(user: Any, world: World, routes: list[Route], languages: list[str], records: Records | None = None) -> int:
+    forbidden = _forbidden_text(user, world, records)
     checked = 0
     for route in routes:
         for language in languages:
             if language and not route.i18n:
                 continue
-            for target in _targets(route, world, language):
+            for target in _targets(route, world, language, records):
                 client = _client(user, route.api)
                 before = AuditEvent.objects.filter(username=user.username, outcome="denied").count()
                 r = client.get(target.url, HTTP_ACCEPT=API_ACCEPT if route.api else "text/html")
@@ -268,7 +323,7 @@ def _walk(user: Any, world: World, routes: list[Route], languages: list[str]) ->
                 expected = _expected(route, target, user, world)
                 if expected is not None:
                     assert r.status_code in expected, (target.url, r.status_code, expected)
-                body = _body(r)
+                body = _without_echo(_body(r), target.url)
                 leaks = [s for s in forbidden if s and s in body]
                 assert not leaks, (target.url, leaks)
                 if (route.name in RECORD_ROUTES and target.kind in {"person", "file"} and r.status_code == 404
@@ -278,9 +333,14 @@ def _walk(user: Any, world: World, routes: list[Route], languages: list[str]) ->
     return checked
 
 
+@pytest.fixture
+def records(world: World, agencies: dict[str, Any], make_user: Any, settings: Any, tmp_path: Any) -> Records:
+    return build_records(world, agencies, make_user, settings, tmp_path)
+
+
 @pytest.mark.parametrize(("agency", "role", "clearance"), USERS, ids=[f"{a}-{r}-c{c}" for a, r, c in USERS])
-def test_every_foundation_route_for_every_role(world: World, make_user: Any, settings: Any, agency: str, role: str,
-                                              clearance: int) -> None:
+def test_every_foundation_route_for_every_role(world: World, records: Records, make_user: Any, settings: Any, agency: str,
+                                              role: str, clearance: int) -> None:
     settings.DEMO_MODE = True
     user = make_user(agency, role, clearance=clearance)
     languages = ["", "ar"] if (agency, role) in {("HUM", "viewer"), ("SDF", "clerk")} else [""]
@@ -291,7 +351,7 @@ def test_every_foundation_route_for_every_role(world: World, make_user: Any, set
     unruled = sorted({r.name for r in routes if _expected(r, Target(""), user, world) is None and r.name not in RECORD_ROUTES
                       and r.name not in PUBLIC})
     assert not unruled, f"foundation routes without a rule in _expected: {unruled}"
-    assert _walk(user, world, routes, languages) > 50
+    assert _walk(user, world, routes, languages, records) > 50
 
 
 def _other_apps() -> list[str]:
@@ -303,7 +363,7 @@ def _other_apps() -> list[str]:
 
 
 @pytest.mark.parametrize("app", _other_apps())
-def test_routes_of_other_apps_leak_nothing(world: World, make_user: Any, settings: Any, app: str) -> None:
+def test_routes_of_other_apps_leak_nothing(world: World, records: Records, make_user: Any, settings: Any, app: str) -> None:
     """Routes added by the domain apps, walked with the generic rules: no server error, and nothing the
     user may not see (names outside releasability or custody scope; risk rationale and faction for
     HUM). One test per app, so a failure names the app that owns it."""
@@ -311,7 +371,28 @@ def test_routes_of_other_apps_leak_nothing(world: World, make_user: Any, setting
     routes = [r for r in all_routes() if not _is_foundation(r) and (r.app or r.name.split("-", 1)[0]) == app]
     for agency, role in [("HUM", "supervisor"), ("SDF", "supervisor"), ("CIO", "analyst"), ("IRQ", "viewer")]:
         user = make_user(agency, role, clearance=Classification.RESTRICTED if agency == "IRQ" else Classification.SECRET)
-        _walk(user, world, routes, ["", "ar"] if agency == "HUM" else [""])
+        _walk(user, world, routes, ["", "ar"] if agency == "HUM" else [""], records)
+
+
+def _list_and_detail_routes() -> list[Route]:
+    """Every route a signed-in user can GET, but the OpenAPI schema and its viewer (no records, tested in
+    test_api), the format-suffixed twins of API routes (the same views) and Django's admin (staff only)."""
+    return [r for r in all_routes() if r.name not in PUBLIC and not r.name.startswith(("admin:", "<unnamed>:admin/"))
+            and not ("format" in r.params and r.api)]
+
+
+@pytest.mark.parametrize("agency", sorted(DEMO_CLEARANCE))
+def test_every_list_and_detail_route_for_every_demo_role(world: World, records: Records, make_user: Any, settings: Any,
+                                                         agency: str) -> None:
+    """Every list and detail route, pages and API, of every app, tried by each demo role of the agency at
+    the demo's clearance (custody/synth/load.py) against the world's people and their handovers, plan,
+    events, case items and audit rows: no person it may not see, no record of another agency's audit
+    trail, no intelligence item for an agency without intelligence, in any answer."""
+    settings.DEMO_MODE = True
+    routes = _list_and_detail_routes()
+    for role in Role.values:
+        user = make_user(agency, role, clearance=DEMO_CLEARANCE[agency])
+        assert _walk(user, world, routes, [""], records) > 200
 
 
 def test_refused_record_is_404_and_audited_denied(world: World, make_user: Any, client_for: Any, api_for: Any) -> None:
