@@ -204,9 +204,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["custody.core.api_permissions.CustodyPermission"],
     "EXCEPTION_HANDLER": "custody.core.actions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "custody.core.schema.CustodyAutoSchema",
-    # A JSON body must be an object: a bare list, number or null is a 400 here, not a 500 in a handler.
-    "DEFAULT_PARSER_CLASSES": ["custody.core.parsers.ObjectJSONParser", "rest_framework.parsers.FormParser",
-                               "rest_framework.parsers.MultiPartParser"],
+    # A JSON body must be an object: a bare list, number or null is a 400 here, not a 500 in a handler;
+    # text no database can store (NUL, lone surrogates) is a 400 naming its field (custody.core.parsers).
+    "DEFAULT_PARSER_CLASSES": ["custody.core.parsers.ObjectJSONParser", "custody.core.parsers.GuardedFormParser",
+                               "custody.core.parsers.GuardedMultiPartParser"],
     # Capped at API_MAX_PAGE_SIZE; a malformed limit or offset is a 400 naming it (issue 14).
     "DEFAULT_PAGINATION_CLASS": "custody.core.pagination.CappedLimitOffsetPagination",
     "PAGE_SIZE": 50,

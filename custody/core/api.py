@@ -15,6 +15,7 @@ from custody.core.api_permissions import CustodyPermission  # noqa: E402,F401  (
 from custody.core.history import reset_change_context, set_change_context
 from custody.core.idempotency import with_idempotency
 from custody.core.pagination import choice_param, date_param, int_param  # noqa: F401  (re-exported)
+from custody.core.parsers import TextGuardMixin
 
 
 class RestrictedViewSetMixin:
@@ -83,10 +84,15 @@ class RestrictedModelViewSet(AuditedRetrieveMixin, RestrictedViewSetMixin, views
 
 class CustodyRouter(DefaultRouter):
     """The API's one router: every viewset registered through it honours `Idempotency-Key` on POST
-    (custody.core.idempotency), so no endpoint depends on its author remembering to."""
+    (custody.core.idempotency) and refuses query and path text no database can store
+    (custody.core.parsers.TextGuardMixin), so no endpoint depends on its author remembering to."""
 
     include_format_suffixes = False
 
     def register(self, prefix: str, viewset: Any, basename: str | None = None) -> None:
-        super().register(prefix, with_idempotency(viewset), basename)
+        viewset = with_idempotency(viewset)
+        if not issubclass(viewset, TextGuardMixin):
+            viewset = type(viewset.__name__, (TextGuardMixin, viewset), {
+                "__module__": viewset.__module__, "__qualname__": viewset.__qualname__, "__doc__": viewset.__doc__})
+        super().register(prefix, viewset, basename)
 

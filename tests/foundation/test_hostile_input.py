@@ -533,3 +533,25 @@ def test_abandoned_upload_is_swept_by_the_task_queue(make_user: Any, client_for:
     done = DBTaskResult.objects.filter(task_path=TASK_PATH, status="SUCCESSFUL")
     assert [token] in [d.return_value["removed"] for d in done], list(done.values_list("return_value", flat=True))
     assert c.get(r["Location"]).status_code == 404, "the abandoned upload's page is gone with it"
+
+
+# ------------------------------------------------------------------------------ unstorable text
+
+
+def test_text_no_database_stores_is_refused_naming_the_field(world: Any, make_user: Any, api_for: Any) -> None:
+    """PostgreSQL stores no NUL, no driver encodes a lone surrogate: a 400 naming where it was, on
+    either database (these were 500s on PostgreSQL)."""
+    api = api_for(make_user("IRQ", "supervisor"))
+    r = api.get("/api/registry/people/", {"nationality": "I\x00Q"})
+    assert r.status_code == 400 and "nationality" in r.json(), r.content[:200]
+    r = api.get("/api/registry/people/P%00/")
+    assert r.status_code == 400 and "ref" in r.json(), r.content[:200]
+    r = api.post("/api/registry/people/", {"display_name": "Ali\x00", "sex": "M"}, format="json")
+    assert r.status_code == 400 and "display_name" in r.json(), r.content[:200]
+    r = api.post("/api/registry/people/", '{"display_name": "\\ud800"}', content_type="application/json")
+    assert r.status_code == 400 and "display_name" in r.json(), r.content[:200]
+    r = api.post("/api/registry/people/", {"display_name": "Ali\x00"}, format="multipart")
+    assert r.status_code == 400 and "display_name" in r.json(), r.content[:200]
+    for body in ("true", "null", "[1, 2]", '"text"', "7"):
+        r = api.post("/api/ledger/roll-calls/", body, content_type="application/json")
+        assert r.status_code == 400 and "JSON object" in r.json()["detail"], (body, r.content[:200])
