@@ -9,11 +9,17 @@ POST /api/ledger/verifications/       queue a verification (202); GET .../{id}/ 
 GET  /api/ledger/discrepancies/       ... POST {id}/resolve/ {resolution}
 POST /api/ledger/discrepancies/reconcile/
 GET/POST /api/ledger/handovers/       ... POST {reference}/confirm/ {person, side, wristband, identity_check}
+GET/POST /api/ledger/delegations/     who may record for whom ... POST {id}/revoke/ {reason}
 GET  /api/ledger/handovers/{reference}/bundle/
 POST /api/ledger/roll-calls/          {facility, counted, block}
 POST /api/ledger/files/               upload a file (multipart `file`); answer its sha256 to list in an
                                       event's `attachments` (201 new, 200 when the same bytes are held)
 GET  /api/ledger/files/{sha256}/      its description; .../content/ its bytes (both audited)
+
+Every POST calls one action of custody.ledger.services (the one door: capability, restriction, the
+custodian rule, one audit row); a refusal is answered by DRF's exception handler (403, 404, 409, 400
+naming the field). The viewsets below therefore let any signed-in user reach a POST (`required_action =
+"view"`): the action decides, and audits the refusal.
 """
 
 from __future__ import annotations
@@ -24,27 +30,34 @@ from typing import Any
 
 from django.db.models import Prefetch
 from django.http import FileResponse, HttpResponse
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from custody.core import audit
-from custody.core.access import can, get_restricted, restrict
+from custody.core.access import restrict
 from custody.core.api import RestrictedReadOnlyViewSet
 from custody.core.downloads import audited_download
-from custody.core.errors import RuleError
+from custody.core.errors import BadInput
 from custody.core.pagination import int_param
 from custody.engines.ledger.checkpoint import b64
 
-from . import integrity, services
-from .files import people_of, read_upload, store_file
-from .models import CustodyState, Discrepancy, EventFile, Handover, HandoverItem, LedgerEvent, VerificationRun
+from . import services
+from .files import do_store_file, people_of, read_upload
+from .models import (
+    CustodyState,
+    Delegation,
+    Discrepancy,
+    EventFile,
+    Handover,
+    HandoverItem,
+    LedgerEvent,
+    VerificationRun,
+)
 from .specs import EVENT_KINDS, EventSpec
 
 
@@ -86,12 +99,9 @@ class RecordSerializer(serializers.Serializer):
     data = serializers.DictField(required=False, default=dict)
 
 
-def _rule_response(exc: RuleError) -> Response:
-    return Response({"detail": exc.message, "rule": exc.rule}, status=status.HTTP_409_CONFLICT)
-
-
 class EventViewSet(RestrictedReadOnlyViewSet):
     queryset = LedgerEvent.objects.select_related("person", "facility", "custodian").order_by("seq")
+    required_action = "view"  # POST: the action checks and audits
     serializer_class = EventSerializer
     lookup_field = "seq"
 
@@ -101,33 +111,17 @@ class EventViewSet(RestrictedReadOnlyViewSet):
         return qs.filter(person__ref=person) if person else qs
 
     def create(self, request: Request) -> Response:
-        if not can(request.user, "change"):
-            raise PermissionDenied
-        from custody.accounts.models import Agency
-        from custody.registry.models import Facility, Person
-
         s = RecordSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         v = s.validated_data
-        person = get_restricted(Person.objects.all(), request.user, request=request._request, ref=v["person"])
-
-        def fac(code: str | None) -> Any:
-            return get_object_or_404(Facility, code=code) if code else None
-
-        spec = EventSpec(v["kind"], person, v["occurred_at"], facility=fac(v.get("facility")),
-                         custodian=get_object_or_404(Agency, code=v["custodian"]) if v.get("custodian") else None,
-                         manifest=v["manifest"], to_facility=fac(v.get("to_facility")),
-                         expected_arrival=v.get("expected_arrival"), country=v["country"], reason=v["reason"],
-                         corrects=v.get("corrects"), idempotency_id=v["idempotency_id"] or f"api-{uuid.uuid4()}",
+        # Refs and codes as typed: the action looks each up through the caller's restriction.
+        spec = EventSpec(v["kind"], v["person"], v["occurred_at"], facility=v.get("facility") or None,
+                         custodian=v.get("custodian") or None, manifest=v["manifest"],
+                         to_facility=v.get("to_facility") or None, expected_arrival=v.get("expected_arrival"),
+                         country=v["country"], reason=v["reason"], corrects=v.get("corrects"),
+                         idempotency_id=v["idempotency_id"] or f"api-{uuid.uuid4()}",
                          attachments=tuple(v["attachments"]), data=v["data"])
-        if v["kind"] == "handed_over":
-            return Response({"detail": "record handovers through /api/ledger/handovers/ (both sides confirm)",
-                             "rule": "handover"}, status=status.HTTP_409_CONFLICT)
-        try:
-            rec = services.record_event(spec, user=request.user)
-        except RuleError as exc:
-            return _rule_response(exc)
-        audit.record(request._request, "ledger_event_recorded", obj=person, seq=rec.event.seq, kind=rec.event.kind)
+        rec = services.do_record_event(request.user, spec)
         return Response(EventSerializer(rec.event).data, status=status.HTTP_201_CREATED if rec.created else status.HTTP_200_OK)
 
     @action(detail=True, methods=["get"])
@@ -146,6 +140,8 @@ class EventViewSet(RestrictedReadOnlyViewSet):
 
 class LedgerViewSet(viewsets.ViewSet):
     """Log-wide actions that are not about one record."""
+
+    required_action = "view"  # POST: the action checks and audits
 
     def list(self, request: Request) -> Response:
         return Response({"size": LedgerEvent.objects.count(), "key_id": services.public_key_id()})
@@ -169,26 +165,15 @@ class LedgerViewSet(viewsets.ViewSet):
 
     @action(detail=False, methods=["post"])
     def verify(self, request: Request) -> Response:
-        if not can(request.user, "approve"):
-            raise PermissionDenied
-        run = integrity.verify_now(request.user, "api")
-        audit.record(request._request, "ledger_verify", obj=run, outcome="ok" if run.status == "ok" else "failed",
-                     size=run.size)
+        run = services.do_verify_now(request.user, "api")
         return Response({"ok": run.status == "ok", "size": run.size, "checkpoints": run.checkpoints,
                          "first_bad_event": run.first_bad_event, "problems": run.problems, "run": run.pk})
 
     @action(detail=False, methods=["post"], url_path="roll-calls")
     def roll_calls(self, request: Request) -> Response:
-        if not can(request.user, "change"):
-            raise PermissionDenied
-        from custody.registry.models import Facility
-
-        facility = get_restricted(Facility.objects.all(), request.user, request=request._request, code=request.data.get("facility", ""))
-        try:
-            rc, disc = services.record_roll_call(facility=facility, counted=int(request.data.get("counted", -1)),
-                                                 user=request.user, block=str(request.data.get("block", "")))
-        except RuleError as exc:
-            return _rule_response(exc)
+        rc, disc = services.do_record_roll_call(request.user, facility=str(request.data.get("facility", "")),
+                                                counted=request.data.get("counted"), block=str(request.data.get("block", "")),
+                                                remark=str(request.data.get("note", "")))
         return Response({"counted": rc.counted, "expected": rc.expected, "discrepancy": disc.pk if disc else None},
                         status=status.HTTP_201_CREATED)
 
@@ -206,6 +191,7 @@ class DiscrepancySerializer(serializers.ModelSerializer):
 class DiscrepancyViewSet(RestrictedReadOnlyViewSet):
     queryset = Discrepancy.objects.select_related("person", "facility")
     serializer_class = DiscrepancySerializer
+    required_action = "view"  # POST: the action checks and audits
 
     def get_queryset(self) -> Any:
         qs = super().get_queryset()
@@ -213,20 +199,14 @@ class DiscrepancyViewSet(RestrictedReadOnlyViewSet):
 
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, pk: str) -> Response:
-        if not can(request.user, "approve"):
-            raise PermissionDenied
-        d = get_restricted(Discrepancy.objects.all(), request.user, request=request._request, pk=pk)
-        try:
-            services.resolve_discrepancy(d, user=request.user, resolution=str(request.data.get("resolution", "")))
-        except RuleError as exc:
-            return _rule_response(exc)
+        if not str(pk).isdigit():
+            raise BadInput("the discrepancy id is a number", field="id")
+        d = services.do_resolve_discrepancy(request.user, int(pk), resolution=str(request.data.get("resolution", "")))
         return Response(DiscrepancySerializer(d).data)
 
     @action(detail=False, methods=["post"])
     def reconcile(self, request: Request) -> Response:
-        if not can(request.user, "change"):
-            raise PermissionDenied
-        return Response({"raised": services.reconcile()})
+        return Response({"raised": services.do_reconcile(request.user)})
 
 
 class HandoverItemSerializer(serializers.ModelSerializer):
@@ -253,6 +233,7 @@ class HandoverViewSet(RestrictedReadOnlyViewSet):
     queryset = Handover.objects.select_related("facility", "from_custodian", "to_custodian")
     serializer_class = HandoverSerializer
     lookup_field = "reference"
+    required_action = "view"  # POST: the action checks and audits
 
     def get_queryset(self) -> Any:
         # The nested items are restricted like the handover: only the people the caller may see.
@@ -260,47 +241,29 @@ class HandoverViewSet(RestrictedReadOnlyViewSet):
         return super().get_queryset().prefetch_related(Prefetch("items", queryset=items))
 
     def create(self, request: Request) -> Response:
-        if not can(request.user, "change"):
-            raise PermissionDenied
-        from custody.accounts.models import Agency
-        from custody.registry.models import Facility, Person
-
-        facility = get_restricted(Facility.objects.all(), request.user, request=request._request, code=request.data.get("facility", ""))
-        refs = list(request.data.get("people", []))
-        people = list(restrict(Person.objects.filter(ref__in=refs), request.user))
-        if len(people) != len(set(refs)) or not people:
-            return Response({"detail": "unknown or hidden people"}, status=status.HTTP_400_BAD_REQUEST)
-        try:
-            h = services.create_handover(facility=facility, from_custodian=get_object_or_404(Agency, code=request.data.get("from")),
-                                         to_custodian=get_object_or_404(Agency, code=request.data.get("to")), people=people,
-                                         user=request.user, manifest=str(request.data.get("manifest", "")))
-        except RuleError as exc:
-            return _rule_response(exc)
+        people = request.data.get("people", [])
+        if isinstance(people, str):
+            people = people.replace(",", " ").split()
+        h = services.do_create_handover(request.user, facility=str(request.data.get("facility", "")),
+                                        from_custodian=str(request.data.get("from", "")),
+                                        to_custodian=str(request.data.get("to", "")),
+                                        people=[str(p) for p in people], manifest=str(request.data.get("manifest", "")))
+        h = self.get_queryset().get(pk=h.pk)
         return Response(HandoverSerializer(h).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"])
     def confirm(self, request: Request, reference: str) -> Response:
-        if not can(request.user, "change"):
-            raise PermissionDenied
-        h = self.get_object()
-        item = get_object_or_404(HandoverItem.objects.select_related("handover", "person"), handover=h,
-                                 person__ref=request.data.get("person", ""))
-        try:
-            rec = services.confirm_handover_item(item, user=request.user, side=str(request.data.get("side", "")),
-                                                 wristband=str(request.data.get("wristband", "")),
-                                                 identity_check=str(request.data.get("identity_check", "")))
-        except RuleError as exc:
-            return _rule_response(exc)
-        audit.record(request._request, "ledger_handover_confirm", obj=item.person, handover=h.reference)
-        return Response({"person": item.person.ref, "event": rec.event.seq if rec else None})
+        person = str(request.data.get("person", ""))
+        rec = services.do_confirm_handover(request.user, reference=reference, person=person,
+                                           side=str(request.data.get("side", "")),
+                                           wristband=str(request.data.get("wristband", "")),
+                                           identity_check=str(request.data.get("identity_check", "")))
+        return Response({"person": person, "event": rec.event.seq if rec else None})
 
     @action(detail=True, methods=["get"])
     def bundle(self, request: Request, reference: str) -> HttpResponse:
         h = self.get_object()
-        try:
-            data = services.handover_bundle(h.reference, request.user)
-        except RuleError as exc:
-            return _rule_response(exc)
+        data = services.handover_bundle(h.reference, request.user)
         audit.record(request._request, "ledger_bundle_export", obj=h)
         return HttpResponse(data, content_type="application/json")
 
@@ -312,6 +275,7 @@ class EventFileViewSet(RestrictedReadOnlyViewSet):
     queryset = EventFile.objects.order_by("id")
     serializer_class = EventFileSerializer
     lookup_field = "sha256"
+    required_action = "view"  # POST: the action checks and audits
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
@@ -321,19 +285,9 @@ class EventFileViewSet(RestrictedReadOnlyViewSet):
         responses={201: EventFileSerializer, 200: EventFileSerializer},
     )
     def create(self, request: Request) -> Response:
-        if not can(request.user, "change"):
-            raise PermissionDenied
         upload = request.FILES.get("file")
-        if upload is None:
-            return Response({"detail": "send the file as multipart field `file`", "field": "file"},
-                            status=status.HTTP_400_BAD_REQUEST)
-        try:
-            f, created = store_file(request.user, *read_upload(upload))
-        except RuleError as exc:
-            audit.record(request._request, "ledger_file_upload", object_type="ledger.eventfile", outcome="failed",
-                         reason=exc.message)
-            return Response({"detail": exc.message, "field": "file"}, status=status.HTTP_400_BAD_REQUEST)
-        audit.record(request._request, "ledger_file_upload", obj=f, sha256=f.sha256, created=created)
+        name, data = read_upload(upload) if upload is not None else ("", b"")
+        f, created = do_store_file(request.user, name, data)
         return Response(EventFileSerializer(f).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(summary="The file's bytes", responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
@@ -359,20 +313,67 @@ class VerificationRunViewSet(RestrictedReadOnlyViewSet):
 
     queryset = VerificationRun.objects.select_related("requested_by")
     serializer_class = VerificationRunSerializer
+    required_action = "view"  # POST: the action checks and audits
 
     @extend_schema(summary="Queue a verification of the whole log", request=None,
                    responses={202: VerificationRunSerializer, 200: VerificationRunSerializer})
     def create(self, request: Request) -> Response:
-        if not can(request.user, "approve"):
-            raise PermissionDenied
-        run, created = integrity.request_verification(request.user, "api")
-        audit.record(request._request, "ledger_verify_requested", obj=run, created=created)
+        run, created = services.do_request_verification(request.user, "api")
         run.refresh_from_db()
         return Response(VerificationRunSerializer(run).data,
                         status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
+class DelegationSerializer(serializers.ModelSerializer):
+    from_agency = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    to_agency = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    facility = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    revoked_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Delegation
+        fields = ["id", "from_agency", "to_agency", "facility", "valid_from", "valid_until", "reason", "created_at",
+                  "created_by", "revoked_at", "revoked_by", "revoke_reason"]
+
+
+class DelegationInput(serializers.Serializer):
+    to_agency = serializers.CharField(help_text="agency code recording for the caller's agency")
+    facility = serializers.CharField(required=False, allow_blank=True, default="", help_text="only at this facility")
+    valid_from = serializers.DateField(required=False, allow_null=True, default=None)
+    valid_until = serializers.DateField(required=False, allow_null=True, default=None)
+    reason = serializers.CharField(allow_blank=True)
+
+
+class DelegationViewSet(RestrictedReadOnlyViewSet):
+    """Who may record custody events for whose people: granted by a supervisor of the custodian agency
+    (POST), revoked by one (POST {id}/revoke/ {reason}); visible to everyone (custody.ledger.authority)."""
+
+    queryset = Delegation.objects.select_related("from_agency", "to_agency", "facility", "created_by", "revoked_by")
+    serializer_class = DelegationSerializer
+    required_action = "view"  # POST: the action checks and audits
+
+    @extend_schema(request=DelegationInput, responses={201: DelegationSerializer})
+    def create(self, request: Request) -> Response:
+        s = DelegationInput(data=request.data)
+        s.is_valid(raise_exception=True)
+        v = s.validated_data
+        d = services.do_delegate(request.user, to_agency=v["to_agency"], facility=v["facility"] or None,
+                                 valid_from=v["valid_from"], valid_until=v["valid_until"], reason=v["reason"])
+        return Response(DelegationSerializer(d).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request={"application/json": {"type": "object", "properties": {"reason": {"type": "string"}}}},
+                   responses={200: DelegationSerializer})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str) -> Response:
+        if not str(pk).isdigit():
+            raise BadInput("the delegation id is a number", field="id")
+        d = services.do_revoke_delegation(request.user, int(pk), reason=str(request.data.get("reason", "")))
+        return Response(DelegationSerializer(d).data)
+
+
 def register(router: Any) -> None:
+    router.register("ledger/delegations", DelegationViewSet, basename="ledger-delegation")
     router.register("ledger/verifications", VerificationRunViewSet, basename="ledger-verification")
     router.register("ledger/events", EventViewSet, basename="ledger-event")
     router.register("ledger/files", EventFileViewSet, basename="ledger-file")

@@ -20,7 +20,8 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from custody.cases.filetypes import MAX_BYTES, check_attachment
-from custody.core.errors import RuleError
+from custody.core.actions import action, note
+from custody.core.errors import BadInput, RuleError
 
 from .models import EventAttachment, EventFile, _event_file_path
 
@@ -51,15 +52,44 @@ def store_file(user: Any, name: str, data: bytes) -> tuple[EventFile, bool]:
     return f, True
 
 
-def record_with_files(spec: Any, files: list[tuple[str, bytes]], user: Any) -> tuple[Any, list[EventFile]]:
-    """Keep `files` and append `spec` listing them, in one transaction: a refused event keeps no file
-    row (a file written to disk stays, content-addressed, for the next attempt). Returns (the recorded
-    event, the files)."""
-    from .services import record_event
+@action("ledger.file_upload", capability="change")
+def do_store_file(actor: Any, name: str, data: bytes) -> tuple[EventFile, bool]:
+    """Keep an uploaded file for attaching to events (the API's upload): (the file, whether it is new)."""
+    if not name and not data:
+        raise BadInput(_("Send the file as the multipart field “file”."), field="file")
+    try:
+        f, created = store_file(actor, name, data)
+    except RuleError as exc:
+        raise BadInput(exc.message, field="file") from None
+    note(f, sha256=f.sha256, created=created)
+    return f, created
 
-    with transaction.atomic():
-        stored = [store_file(user, name, data)[0] for name, data in files]
-        recorded = record_event(replace(spec, attachments=tuple(f.sha256 for f in stored)), user=user)
+
+def do_record_with_files(actor: Any, spec: Any, files: list[tuple[str, bytes]]) -> tuple[Any, list[EventFile]]:
+    """Keep `files` and record `spec` listing them, in one transaction and one audit row, under the same
+    rules as any event (custody.ledger.services.do_record_event): a refused event keeps no file row (a
+    file written to disk stays, content-addressed, for the next attempt). Returns (the event, the files)."""
+    from .services import raise_refused_arrival
+
+    try:
+        return _record_with_files(actor, spec, files)
+    except RuleError as exc:
+        raise_refused_arrival(exc)
+        raise
+
+
+@action("ledger.record_with_files", capability="change")
+def _record_with_files(actor: Any, spec: Any, files: list[tuple[str, bytes]]) -> tuple[Any, list[EventFile]]:
+    from .services import do_record_event
+
+    stored = []
+    for name, data in files:
+        try:
+            stored.append(store_file(actor, name, data)[0])
+        except RuleError as exc:
+            raise BadInput(exc.message, field="files") from None
+    recorded = do_record_event(actor, replace(spec, attachments=tuple(f.sha256 for f in stored)))
+    note(files=[f.sha256 for f in stored])
     return recorded, stored
 
 
@@ -78,7 +108,7 @@ def _write_intact(storage: Any, path: str, data: bytes, digest: str) -> None:
 def read_upload(upload: Any) -> tuple[str, bytes]:
     """An uploaded file's name and bytes, refusing one over the size limit before reading it into memory."""
     if upload.size > MAX_BYTES:
-        raise RuleError(_("Attachment “%(name)s” is larger than 50 MB.") % {"name": upload.name}, field="file")
+        raise BadInput(_("Attachment “%(name)s” is larger than 50 MB.") % {"name": upload.name}, field="file")
     return upload.name, upload.read()
 
 

@@ -1,7 +1,8 @@
 """The custody state machine: what each event does to a person's state, and which events the rules refuse.
 
 Pure functions over a small dataclass, shared by the live append (rules on) and by
-`custody ledger rebuild` (rules off: the log is the truth, it is replayed as written).
+`custody ledger rebuild` (rules off: the log is the truth, it is replayed as written); and `save`, the
+one writer of the stored state (the projection table and the registry Person's custody columns).
 """
 
 from __future__ import annotations
@@ -185,3 +186,48 @@ def transition(state: State, step: Step) -> State:
             **seen,
         )
     return replace(state, **seen)
+
+
+# ---------------------------------------------------------------- the stored projection (one owner)
+
+
+def save(touched: set[int], states: dict[int, State], custodians_ever: set[tuple[int, int]]) -> None:
+    """Store the touched people's state, in the append's transaction: the ledger's projection rows and the
+    registry Person's custody columns (current_facility, current_custodian, custody_status,
+    custodians_ever). This is the only code that writes those columns; it writes them through the ORM.
+
+    The projection is one upsert (its own table; the ORM has no upsert of many rows). The Person columns
+    are one UPDATE per distinct (facility, custodian, status) among the touched people, a handful per
+    batch, skipping people already right, so the change history (a trigger on Person) records only
+    real changes."""
+    from collections import defaultdict
+
+    from custody.registry.models import Person
+
+    from .models import CustodyState
+    from .rows import db_time, insert_rows
+
+    if not touched:
+        return
+    cols = ["person_id", "status", "facility_id", "custodian_id", "block", "manifest", "manifest_from_id",
+            "manifest_to_id", "expected_arrival", "departed", "last_seq", "last_event_at"]
+    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in cols[1:])
+    rows = []
+    groups: dict[tuple[int | None, int | None, str], list[int]] = defaultdict(list)
+    for pid in touched:
+        s = states[pid]
+        rows.append((pid, s.status, s.facility_id, s.custodian_id, s.block, s.manifest, s.manifest_from_id,
+                     s.manifest_to_id, db_time(s.expected_arrival) if s.expected_arrival else None, s.departed,
+                     s.last_seq, db_time(s.last_event_at) if s.last_event_at else None))
+        groups[(s.facility_id, s.custodian_id, s.status)].append(pid)
+    insert_rows(f'INSERT INTO "{CustodyState._meta.db_table}" ({", ".join(cols)})', len(cols), rows,
+                f' ON CONFLICT ("person_id") DO UPDATE SET {updates}')
+    for (facility_id, custodian_id, status), ids in groups.items():
+        for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+            (Person.objects.filter(pk__in=ids[start : start + 900])
+             .exclude(current_facility_id=facility_id, current_custodian_id=custodian_id, custody_status=status)
+             .update(current_facility_id=facility_id, current_custodian_id=custodian_id, custody_status=status))
+    if custodians_ever:
+        through = Person.custodians_ever.through
+        through.objects.bulk_create([through(person_id=p, agency_id=a) for p, a in custodians_ever],
+                                    ignore_conflicts=True, batch_size=1000)

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from custody.core.errors import RuleError
+from custody.core.actions import action, current_action
+from custody.core.actions import note as audit_note
+from custody.core.errors import BadInput, NotFound, RuleError
 from custody.engines.ledger import (
     Checkpoint,
     Frontier,
@@ -47,6 +49,7 @@ from custody.engines.ledger import (
 from custody.engines.ledger.events import format_time
 from custody.engines.ledger.merkle import consistency_proof, nodes_for_consistency, root
 
+from . import authority
 from .files import check_files
 from .models import (
     CustodyState,
@@ -60,6 +63,9 @@ from .models import (
     TreeNode,
 )
 from .projection import State, Step, check_rules, transition
+from .projection import save as save_projection
+from .rows import db_time as _db_time
+from .rows import insert_rows as _insert_rows
 from .specs import EVENT_KINDS, EventSpec
 
 ORIGIN = "custody/ledger"
@@ -195,7 +201,7 @@ def _step_for(spec: EventSpec, lk: _Lookups, state: State, seq: int) -> tuple[St
     """The state-machine step and the event's `data` object for a spec."""
     facility_id = _pk(spec.facility)
     custodian_id = _pk(spec.custodian)
-    if spec.kind == "intake" and custodian_id is None and facility_id is not None:
+    if spec.kind in authority.OPERATOR_KINDS and custodian_id is None and facility_id is not None:
         lk.fcode(facility_id)
         custodian_id = lk.facility[facility_id].custodian_id
     to_facility_id = _pk(spec.to_facility)
@@ -287,8 +293,27 @@ def _is_duplicate(spec: EventSpec, last: LedgerEvent | None, step: Step) -> bool
     return last.manifest == spec.manifest and last.facility_id == step.facility_id
 
 
-def _append(specs: Sequence[EventSpec], user: Any, lk: _Lookups) -> _Batch:
-    """Append within the caller's transaction (which holds the head lock). Raises RuleError on the first refusal."""
+def _authorise(check: authority.Authority | None, spec: EventSpec, step: Step, state: State, pid: int, ref: str,
+               lk: _Lookups) -> None:
+    """The custodian rule for one spec, against the projection as this batch has left it."""
+    if check is None or check.unrestricted:
+        return
+    holder = state.custodian_id
+    if holder is None and spec.kind not in {"registered", "intake", "recaptured", "arrived"}:
+        holder = authority.last_holder(pid)
+    facility_id = step.facility_id
+    code = lk.fcode(facility_id) or ""
+    operator = lk.facility[facility_id].custodian_id if facility_id is not None else None
+    check.event(kind=spec.kind, person=ref, holder_id=holder, facility_id=facility_id,
+                event_custodian_id=_pk(spec.custodian), operator_id=operator, facility_code=code,
+                held_at_id=state.facility_id if state.status != "in_transit" else None,
+                receiving_id=step.custodian_id if spec.kind == "handed_over" else None)
+
+
+def _append(specs: Sequence[EventSpec], user: Any, lk: _Lookups, check: authority.Authority | None = None) -> _Batch:
+    """Append within the caller's transaction (which holds the head lock). Raises the first refusal:
+    NotAllowed from the custodian rule (`check`; None only for the rebuild-free internal callers that
+    checked already), RuleError from the custody rules."""
     from custody.registry.models import Person
 
     head = _lock_head()
@@ -317,6 +342,7 @@ def _append(specs: Sequence[EventSpec], user: Any, lk: _Lookups) -> _Batch:
             continue
         state = states[pid]
         step, data = _step_for(spec, lk, state, frontier.size)
+        _authorise(check, spec, step, state, pid, refs[pid], lk)
         try:
             _check_spec(spec, state, step, lk, refs[pid])
         except RuleError:
@@ -368,7 +394,7 @@ def _append(specs: Sequence[EventSpec], user: Any, lk: _Lookups) -> _Batch:
     if settings.LEDGER_FAULT_PAUSE_SECONDS:
         time.sleep(settings.LEDGER_FAULT_PAUSE_SECONDS)
     _insert_nodes(batch.nodes)
-    _save_projection(touched, states, rows, custodians_ever)
+    save_projection(touched, states, custodians_ever)
     minutes = settings.LEDGER_CHECKPOINT_MINUTES
     if frontier.size > head.last_checkpoint_size and (
         head.last_checkpoint_at is None or now - head.last_checkpoint_at >= timedelta(minutes=minutes)
@@ -384,13 +410,6 @@ def _append(specs: Sequence[EventSpec], user: Any, lk: _Lookups) -> _Batch:
 
 _EVENT_COLUMNS = ["seq", "kind", "person_id", "occurred_at", "recorded_at", "facility_id", "custodian_id",
                   "recorded_by_id", "idempotency_id", "manifest", "reason", "data", "body"]
-
-
-def _db_time(value: datetime) -> Any:
-    if connection.vendor == "sqlite":
-        # What Django's SQLite backend stores for an aware datetime: naive UTC text.
-        return str(value.astimezone(UTC).replace(tzinfo=None))
-    return value
 
 
 def _insert_events(events: list[_NewEvent]) -> None:
@@ -420,82 +439,31 @@ def _insert_nodes(nodes: list[tuple[int, int, bytes]]) -> None:
     _insert_rows(f'INSERT INTO "{TreeNode._meta.db_table}" ("level", "index", "hash")', 3, nodes)
 
 
-def _insert_rows(head: str, width: int, rows: Sequence[tuple[Any, ...]], tail: str = "") -> None:
-    """Multi-row INSERTs: one statement per few hundred rows. executemany sends one statement per row,
-    which PostgreSQL parses and plans each time (about 0.1 ms each, more than the insert itself)."""
-    if not rows:
-        return
-    limit = 999 if connection.vendor == "sqlite" else 20000  # bound parameters per statement
-    per = max(1, limit // width)
-    one = "(" + ", ".join(["%s"] * width) + ")"
-    with connection.cursor() as cur:
-        for start in range(0, len(rows), per):
-            chunk = rows[start : start + per]
-            cur.execute(f"{head} VALUES {', '.join([one] * len(chunk))}{tail}", [v for row in chunk for v in row])
-
-
 def _checkpoint_row(key: Ed25519PrivateKey, size: int, root_hash: bytes, now: datetime) -> SignedCheckpoint:
     cp = sign_checkpoint(key, ORIGIN, size, root_hash, now)
     return SignedCheckpoint(tree_size=cp.tree_size, root_hash=cp.root_hash, timestamp=cp.timestamp,
                             key_id=cp.key_id, signature=cp.signature, origin=cp.origin)
 
 
-def _save_projection(touched: set[int], states: dict[int, State], rows: dict[int, CustodyState],
-                     custodians_ever: set[tuple[int, int]]) -> None:
-    """Write the touched people's projection rows and registry custody fields.
-
-    One upsert for the projection and one executemany for the registry: Django's bulk_update
-    builds a CASE per field and row, which costs more than the append itself at batch sizes.
-    """
-    from custody.registry.models import Person
-
-    cols = ["person_id", "status", "facility_id", "custodian_id", "block", "manifest", "manifest_from_id",
-            "manifest_to_id", "expected_arrival", "departed", "last_seq", "last_event_at"]
-    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in cols[1:])
-    rows = []
-    for pid in touched:
-        s = states[pid]
-        rows.append((pid, s.status, s.facility_id, s.custodian_id, s.block, s.manifest, s.manifest_from_id,
-                     s.manifest_to_id, _db_time(s.expected_arrival) if s.expected_arrival else None, s.departed,
-                     s.last_seq, _db_time(s.last_event_at) if s.last_event_at else None))
-    _insert_rows(f'INSERT INTO "{CustodyState._meta.db_table}" ({", ".join(cols)})', len(cols), rows,
-                 f' ON CONFLICT ("person_id") DO UPDATE SET {updates}')
-    table = Person._meta.db_table
-    with connection.cursor() as cur:
-        cur.executemany(
-            f'UPDATE "{table}" SET current_facility_id = %s, current_custodian_id = %s, custody_status = %s '
-            "WHERE id = %s AND (current_facility_id IS DISTINCT FROM %s OR current_custodian_id IS DISTINCT FROM %s "
-            "OR custody_status <> %s)".replace("IS DISTINCT FROM", _distinct()),
-            [(s.facility_id, s.custodian_id, s.status, pid, s.facility_id, s.custodian_id, s.status)
-             for pid in touched for s in [states[pid]]],
-        )
-    if custodians_ever:
-        through = Person.custodians_ever.through
-        through.objects.bulk_create([through(person_id=p, agency_id=a) for p, a in custodians_ever],
-                                    ignore_conflicts=True, batch_size=1000)
-
-
-def _distinct() -> str:
-    # SQLite spells SQL's IS DISTINCT FROM as IS NOT.
-    return "IS NOT" if connection.vendor == "sqlite" else "IS DISTINCT FROM"
-
-
 # ---------------------------------------------------------------- public append API
 
 
-def record_event(spec: EventSpec, *, user: Any = None) -> Recorded:
-    """Append one event. A RuleError names the rule; a retried idempotency id returns the first event."""
+def _record_one(spec: EventSpec, user: Any, check: authority.Authority | None) -> Recorded:
+    """Append one event in the caller's transaction (an action's). A retried idempotency id returns the
+    first event."""
     lk = _Lookups()
     try:
         with transaction.atomic():
-            batch = _append([spec], user, lk)
+            batch = _append([spec], user, lk, check)
             result = batch.results[0]
             if result.created:
                 # Inserted with raw SQL for speed: fetch the row so callers get its primary key.
                 result = Recorded(LedgerEvent.objects.get(seq=result.event.seq), True)
-    except RuleError:
+    except RuleError as exc:
         if spec.kind == "arrived":
-            _raise_arrival_without_departure(spec, lk)
+            # Kept after the action's rollback, like its audit row (do_record_event): the arrival nobody
+            # departed is itself a fact to reconcile.
+            exc.arrival = spec  # type: ignore[attr-defined]
         raise
     except IntegrityError:
         # A concurrent request with the same idempotency id committed first (PostgreSQL only reaches
@@ -508,18 +476,125 @@ def record_event(spec: EventSpec, *, user: Any = None) -> Recorded:
     return result
 
 
-def record_events_bulk(specs: Iterable[EventSpec], user: Any = None,
-                       progress: Callable[[int, int], None] | None = None, batch_size: int = BATCH) -> int:
-    """Append many events, `batch_size` to a transaction, then sign a checkpoint over them. Returns the
-    number of new events. A refused spec raises RuleError (its batch is rolled back; earlier batches
-    stay). Give it the whole load at once: each call ends with one signature."""
+def _unrestricted(actor: Any) -> bool:
+    return authority.is_loading_system(actor)
+
+
+def _visible_person(actor: Any, person: Any, field: str = "person") -> Any:
+    """The person an action touches, restricted to those the actor may change; absent and forbidden
+    get the same answer, so nothing leaks."""
+    from custody.core.access import restrict
+    from custody.registry.models import Person
+
+    lookup = {"ref": person.strip()} if isinstance(person, str) else {"pk": _pk(person)}
+    qs = Person.objects.all() if _unrestricted(actor) else restrict(Person.objects.all(), actor, "change")
+    row = qs.filter(**lookup).first()
+    if row is None:
+        raise NotFound(_("No person %(ref)s that you may change.") % {"ref": next(iter(lookup.values()))}, field=field)
+    return row
+
+
+def _visible_facility(actor: Any, facility: Any, field: str = "facility") -> Any:
+    from custody.core.access import restrict
+    from custody.registry.models import Facility
+
+    lookup = {"code": facility.strip()} if isinstance(facility, str) else {"pk": _pk(facility)}
+    qs = Facility.objects.all() if _unrestricted(actor) else restrict(Facility.objects.all(), actor, "view")
+    row = qs.filter(**lookup).first()
+    if row is None:
+        raise NotFound(_("No facility %(code)s that you may see.") % {"code": next(iter(lookup.values()))}, field=field)
+    return row
+
+
+def _agency(agency: Any, field: str) -> Any:
+    """Agencies are known to everyone: an unknown code is a typo, not a secret."""
+    from custody.accounts.models import Agency
+
+    if agency is None or agency == "":
+        raise BadInput(_("Name the agency (%(field)s).") % {"field": field}, field=field)
+    lookup = {"code": agency.strip().upper()} if isinstance(agency, str) else {"pk": _pk(agency)}
+    row = Agency.objects.filter(**lookup).first()
+    if row is None:
+        raise BadInput(_("No agency %(code)s (%(field)s).") % {"code": next(iter(lookup.values())), "field": field},
+                       field=field)
+    return row
+
+
+def _resolved(actor: Any, spec: EventSpec) -> EventSpec:
+    """The spec with every row it names looked up through the actor's restriction (refs and codes as
+    typed at a door, or instances and ids from code)."""
+    from dataclasses import replace
+
+    def fac(value: Any, name: str) -> Any:
+        return None if value is None or value == "" else _visible_facility(actor, value, name).pk
+
+    return replace(spec, person=_visible_person(actor, spec.person).pk, facility=fac(spec.facility, "facility"),
+                   to_facility=fac(spec.to_facility, "to_facility"),
+                   custodian=None if spec.custodian is None or spec.custodian == "" else _agency(spec.custodian, "custodian").pk)
+
+
+@action("ledger.record_event", capability="change")
+def _record_event_action(actor: Any, spec: EventSpec) -> Recorded:
+    check = authority.Authority(actor)
+    if spec.kind == "handed_over" and not check.unrestricted:
+        raise RuleError(_("Record handovers on the handover screen or through /api/ledger/handovers/: both sides "
+                          "confirm, person by person."), rule="handover")
+    spec = _resolved(actor, spec)
+    audit_note(object_type="registry.person", object_id=str(spec.person), kind=spec.kind)
+    recorded = _record_one(spec, actor, check)
+    audit_note(seq=recorded.event.seq, created=recorded.created, loading=authority.loading_reason() or None)
+    return recorded
+
+
+def do_record_event(actor: Any, spec: EventSpec) -> Recorded:
+    """Record one custody event as `actor` (the action `ledger.record_event`): the person and facilities
+    restricted to the actor, the custodian rule (custody.ledger.authority), the custody rules, the
+    append, one audit row. An arrival refused because nobody departed raises that discrepancy after
+    the rollback, as the refusal's audit row is written."""
+    try:
+        return _record_event_action(actor, spec)
+    except RuleError as exc:
+        raise_refused_arrival(exc)
+        raise
+
+
+def raise_refused_arrival(exc: RuleError) -> None:
+    """After an action refused an arrival nobody departed (and rolled back): raise that discrepancy, as
+    the refusal's audit row is written after the rollback. Inside a larger action, its rollback would
+    undo the discrepancy, so only the outermost door does it."""
+    arrival = getattr(exc, "arrival", None)
+    if arrival is not None and current_action() is None:
+        _raise_arrival_without_departure(arrival, _Lookups())
+
+
+@action("ledger.record_events_bulk", capability="change")
+def do_record_events_bulk(actor: Any, specs: Iterable[EventSpec], progress: Callable[[int, int], None] | None = None,
+                          batch_size: int = BATCH) -> int:
+    """Append many events as `actor`, `batch_size` to an append, all in the action's one transaction
+    (a refused spec refuses the whole load: a roster's intake is taken in whole or not at all), then sign
+    a checkpoint over them. Returns the number of new events. Each spec is checked against the
+    custodian rule as the batch has left the projection (an intake then a move of the same person in
+    one load is the intake's agency's move)."""
+    from custody.core.access import restrict
+    from custody.registry.models import Facility, Person
+
     specs = list(specs)
+    check = authority.Authority(actor)
+    if not check.unrestricted:
+        people = {_pk(s.person) for s in specs}
+        facilities = {_pk(x) for s in specs for x in (s.facility, s.to_facility) if x is not None}
+        seen = set(restrict(Person.objects.filter(pk__in=people), actor, "change").values_list("pk", flat=True))
+        if people - seen:
+            raise NotFound(_("%(n)s people of this load are not people you may change (first: id %(id)s).")
+                           % {"n": len(people - seen), "id": min(people - seen)}, field="person")
+        seen = set(restrict(Facility.objects.filter(pk__in=facilities), actor, "view").values_list("pk", flat=True))
+        if facilities - seen:
+            raise NotFound(_("Facility %(id)s is not one you may see.") % {"id": min(facilities - seen)}, field="facility")
     lk = _Lookups()
     lk.load_facilities({_pk(x) for s in specs for x in (s.facility, s.to_facility)})
     created = 0
     for start in range(0, len(specs), batch_size):
-        with transaction.atomic():
-            batch = _append(specs[start : start + batch_size], user, lk)
+        batch = _append(specs[start : start + batch_size], actor, lk, check)
         created += len(batch.events)
         if progress is not None:
             progress(min(start + batch_size, len(specs)), len(specs))
@@ -527,7 +602,29 @@ def record_events_bulk(specs: Iterable[EventSpec], user: Any = None,
         # A bulk load (an import's intake, the demo's histories) ends signed: none of it waits for
         # the next append or the housekeeping task to be covered by a checkpoint.
         sign_now()
+    audit_note(object_type="ledger.ledgerevent", object_id=f"{created} events", created=created, specs=len(specs),
+               loading=authority.loading_reason() or None)
     return created
+
+
+def record_event(spec: EventSpec, *, user: Any = None) -> Recorded:
+    """The code API of existing callers: `do_record_event` as `user`. Without a user (the demo loader,
+    the bench, test fixtures: code, never a door) it acts as the system actor loading (see
+    custody.ledger.authority), named in the event and in the audit row."""
+    if user is None:
+        with authority.loading("code recording without a user"):
+            return do_record_event(authority.system_actor(), spec)
+    return do_record_event(user, spec)
+
+
+def record_events_bulk(specs: Iterable[EventSpec], user: Any = None,
+                       progress: Callable[[int, int], None] | None = None, batch_size: int = BATCH) -> int:
+    """The code API of existing callers (the demo generator, a roster's intake): `do_record_events_bulk`
+    as `user`, or, without one, as the system actor loading (see `record_event`)."""
+    if user is None:
+        with authority.loading("code loading histories without a user"):
+            return do_record_events_bulk(authority.system_actor(), specs, progress, batch_size)
+    return do_record_events_bulk(user, specs, progress, batch_size)
 
 
 def sign_now() -> SignedCheckpoint | None:
@@ -801,8 +898,8 @@ def rebuild_projection(check_only: bool) -> list[str]:
         with transaction.atomic():
             _lock_head()
             CustodyState.objects.all().delete()
-            _save_projection(set(rebuilt), rebuilt, {},
-                             {(p, s.custodian_id) for p, s in rebuilt.items() if s.custodian_id is not None})
+            save_projection(set(rebuilt), rebuilt,
+                            {(p, s.custodian_id) for p, s in rebuilt.items() if s.custodian_id is not None})
     return diffs
 
 
@@ -897,30 +994,70 @@ def expected_count(facility: Any, block: str = "") -> int:
     return qs.count()
 
 
-def record_roll_call(*, facility: Any, counted: int, user: Any, block: str = "", note: str = "",
-                     taken_at: datetime | None = None) -> tuple[RollCall, Discrepancy | None]:
+def _holder(person_id: int | None) -> int | None:
+    if person_id is None:
+        return None
+    held = CustodyState.objects.filter(person_id=person_id).values_list("custodian_id", flat=True).first()
+    return held if held is not None else authority.last_holder(person_id)
+
+
+@action("ledger.roll_call", capability="change")
+def do_record_roll_call(actor: Any, *, facility: Any, counted: Any, block: str = "", remark: str = "",
+                        taken_at: datetime | None = None) -> tuple[RollCall, Discrepancy | None]:
+    """A physical count at a facility, by its operating agency; a count that differs from the ledger
+    raises a discrepancy in the same transaction."""
+    fac = _visible_facility(actor, facility)
+    audit_note(fac, facility=fac.code)
+    authority.Authority(actor).facility_operator(facility_id=fac.pk, what=_("roll calls"))
+    try:
+        counted = int(counted)
+    except (TypeError, ValueError):
+        raise BadInput(_("Enter the number counted."), field="counted") from None
     if counted < 0:
-        raise RuleError(_("A count cannot be negative."), rule="roll_call")
-    expected = expected_count(facility, block)
-    rc = RollCall.objects.create(facility=facility, block=block, counted=counted, expected=expected,
-                                 taken_at=taken_at or timezone.now(), taken_by=user, note=note)
+        raise BadInput(_("A count cannot be negative."), field="counted")
+    block = (block or "").strip()
+    expected = expected_count(fac, block)
+    rc = RollCall.objects.create(facility=fac, block=block, counted=counted, expected=expected,
+                                 taken_at=taken_at or timezone.now(), taken_by=actor, note=remark or "")
     disc = None
     if counted != expected:
-        where = facility.code + (f" / {block}" if block else "")
-        disc = _raise(DiscrepancyKind.ROLL_CALL, f"roll_call:{rc.pk}", facility=facility, expected=expected, counted=counted,
+        where = fac.code + (f" / {block}" if block else "")
+        disc = _raise(DiscrepancyKind.ROLL_CALL, f"roll_call:{rc.pk}", facility=fac, expected=expected, counted=counted,
                       details=_("Roll call at %(where)s counted %(counted)s; the ledger says %(expected)s.")
                       % {"where": where, "counted": counted, "expected": expected})
+    audit_note(rc, facility=fac.code, counted=counted, expected=expected, discrepancy=disc.pk if disc else None)
     return rc, disc
 
 
-def resolve_discrepancy(d: Discrepancy, *, user: Any, resolution: str) -> Discrepancy:
+@action("ledger.discrepancy_resolve", capability="approve")
+def do_resolve_discrepancy(actor: Any, discrepancy: Any, *, resolution: str) -> Discrepancy:
+    """A supervisor of the agency operating the discrepancy's facility (or holding its person) records
+    what was found and done."""
+    from custody.core.access import restrict
+
+    pk = _pk(discrepancy)
+    d = restrict(Discrepancy.objects.select_related("person", "facility"), actor, "change").filter(pk=pk).first()
+    if d is None:
+        raise NotFound(_("No discrepancy #%(id)s that you may see.") % {"id": pk}, field="discrepancy")
+    audit_note(d)
+    authority.Authority(actor).resolve_discrepancy(facility_id=d.facility_id, holder_id=_holder(d.person_id),
+                                                   person=d.person.ref if d.person else "—")
     if d.resolved_at is not None:
         raise RuleError(_("This discrepancy was already resolved."), rule="discrepancy")
-    if not resolution.strip():
-        raise RuleError(_("A resolution must say what was found and done."), rule="discrepancy")
-    d.resolved_at, d.resolved_by, d.resolution = timezone.now(), user, resolution.strip()
+    if not (resolution or "").strip():
+        raise BadInput(_("A resolution must say what was found and done."), field="resolution")
+    d.resolved_at, d.resolved_by, d.resolution = timezone.now(), actor, resolution.strip()
     d.save(update_fields=["resolved_at", "resolved_by", "resolution"])
     return d
+
+
+@action("ledger.reconcile", capability="change")
+def do_reconcile(actor: Any, now: datetime | None = None) -> int:
+    """Raise the overdue-manifest discrepancies now (the housekeeping task does it every few minutes).
+    Derived from the log alone, so any clerk may ask for it; the answer is the number raised."""
+    raised = reconcile(now)
+    audit_note(object_type="ledger.discrepancy", raised=raised)
+    return raised
 
 
 def database_vendor() -> str:
@@ -930,17 +1067,40 @@ def database_vendor() -> str:
 # ---------------------------------------------------------------- handovers (both sides confirm, person by person)
 
 
-def create_handover(*, facility: Any, from_custodian: Any, to_custodian: Any, people: Iterable[Any], user: Any,
-                    manifest: str = "", reference: str = "") -> Any:
+@action("ledger.handover_start", capability="change")
+def do_create_handover(actor: Any, *, facility: Any, from_custodian: Any, to_custodian: Any, people: Iterable[Any],
+                       manifest: str = "", reference: str = "") -> Any:
+    """Open a handover: the holding agency, as the handing-over side, of every person on it. Both sides
+    then confirm person by person (do_confirm_handover)."""
+    from custody.core.access import restrict
+    from custody.registry.models import Person
+
     from .models import Handover, HandoverItem
 
-    if _pk(from_custodian) == _pk(to_custodian):
+    fac = _visible_facility(actor, facility)
+    frm, to = _agency(from_custodian, "from_custodian"), _agency(to_custodian, "to_custodian")
+    wanted = [p.strip() if isinstance(p, str) else p for p in people]
+    wanted = [p for p in wanted if p not in ("", None)]
+    if not wanted:
+        raise BadInput(_("Name the people handed over."), field="people")
+    refs = {p for p in wanted if isinstance(p, str)}
+    ids = {_pk(p) for p in wanted if not isinstance(p, str)}
+    qs = Person.objects.all() if _unrestricted(actor) else restrict(Person.objects.all(), actor, "change")
+    found = list(qs.filter(Q(ref__in=refs) | Q(pk__in=ids)))
+    missing = sorted((refs - {p.ref for p in found}) | {str(i) for i in ids - {p.pk for p in found}})
+    if missing:
+        raise NotFound(_("Unknown or hidden people: %(refs)s") % {"refs": ", ".join(missing)}, field="people")
+    audit_note(object_type="ledger.handover", facility=fac.code, handing_over=frm.code, receiving=to.code,
+               people=sorted(p.ref for p in found))
+    held = dict(CustodyState.objects.filter(person__in=found).values_list("person_id", "custodian_id"))
+    authority.Authority(actor).open_handover(from_id=frm.pk, people=[(p.ref, held.get(p.pk)) for p in found])
+    if frm.pk == to.pk:
         raise RuleError(_("A handover is between two different authorities."), rule="handover")
-    with transaction.atomic():
-        h = Handover.objects.create(
-            reference=reference or f"H-{timezone.now():%Y%m%d}-{uuid.uuid4().hex[:6].upper()}", facility=facility,
-            from_custodian=from_custodian, to_custodian=to_custodian, manifest=manifest, created_by=user)
-        HandoverItem.objects.bulk_create([HandoverItem(handover=h, person_id=_pk(p)) for p in people])
+    h = Handover.objects.create(
+        reference=reference or f"H-{timezone.now():%Y%m%d}-{uuid.uuid4().hex[:6].upper()}", facility=fac,
+        from_custodian=frm, to_custodian=to, manifest=(manifest or "").strip(), created_by=actor)
+    HandoverItem.objects.bulk_create([HandoverItem(handover=h, person=p) for p in found])
+    audit_note(h)
     return h
 
 
@@ -950,37 +1110,49 @@ def wristbands_of(person_id: int) -> set[str]:
     return set(Identifier.objects.filter(person_id=person_id, kind="wristband").values_list("value_norm", flat=True))
 
 
-def confirm_handover_item(item: Any, *, user: Any, side: str, wristband: str, identity_check: str = "") -> Recorded | None:
-    """One side confirms one person. When both sides have, the handed_over event is appended (and a
-    refusal by the rules leaves the confirmations recorded and names the rule). Returns the event, if any."""
+@action("ledger.handover_confirm", capability="change")
+def do_confirm_handover(actor: Any, *, reference: str, person: Any, side: str, wristband: str,
+                        identity_check: str = "") -> Recorded | None:
+    """One side confirms one person: 'send' by the handing-over agency, 'receive' by the receiving one.
+    The confirmation that completes the pair appends the handed_over event in the same transaction; if
+    the custody rules refuse that event, the confirmation is refused with them, nothing half-done.
+    Returns the event, if any."""
+    from custody.core.access import restrict
     from custody.registry.models import Identifier
 
-    from .models import HandoverItem, HandoverStatus
+    from .models import Handover, HandoverItem, HandoverStatus
 
-    h = item.handover
+    h = restrict(Handover.objects.select_related("from_custodian", "to_custodian"), actor, "change").filter(
+        reference=str(reference)).first()
+    if h is None:
+        raise NotFound(_("No handover %(ref)s that you may see.") % {"ref": reference}, field="reference")
+    lookup = {"person__ref": person.strip()} if isinstance(person, str) else {"person_id": _pk(person)}
+    item = restrict(HandoverItem.objects.filter(handover=h).select_related("person"), actor, "change").filter(
+        **lookup).first()
+    if item is None:
+        raise NotFound(_("%(person)s is not on handover %(ref)s.") % {"person": next(iter(lookup.values())),
+                                                                       "ref": h.reference}, field="person")
+    audit_note(item.person, handover=h.reference, side=side)
+    if side not in ("send", "receive"):
+        raise BadInput(_("The side is 'send' or 'receive'."), field="side")
+    authority.Authority(actor).confirm_handover(side=side, from_id=h.from_custodian_id, to_id=h.to_custodian_id)
+    item = HandoverItem.objects.select_for_update().select_related("person").get(pk=item.pk)
     if h.status != HandoverStatus.OPEN or item.event_id:
         raise RuleError(_("This person's handover is already complete."), rule="handover")
-    agency = h.from_custodian if side == "send" else h.to_custodian
-    if user.agency_id != agency.pk:
-        raise RuleError(_("Rule 'each side confirms for itself': %(user)s is not of %(agency)s, the %(side)s side.")
-                        % {"user": user.username, "agency": agency.code,
-                           "side": _("sending") if side == "send" else _("receiving")}, rule="handover")
-    typed = Identifier.normalise(wristband)
+    typed = Identifier.normalise(wristband or "")
     known = wristbands_of(item.person_id)
     if not typed or (known and typed not in known):
         raise RuleError(_("Rule 'wristband checked': the wristband %(typed)s does not belong to %(person)s.")
                         % {"typed": wristband or "—", "person": item.person.ref}, rule="wristband")
     now = timezone.now()
-    with transaction.atomic():
-        item = HandoverItem.objects.select_for_update().get(pk=item.pk)
-        if side == "send":
-            item.sender_confirmed_by, item.sender_confirmed_at, item.sender_wristband = user, now, typed
-        else:
-            if identity_check not in {"match", "no_match", "not_checked"}:
-                raise RuleError(_("The receiving side records the identity check result."), rule="identity")
-            item.receiver_confirmed_by, item.receiver_confirmed_at = user, now
-            item.receiver_wristband, item.identity_check = typed, identity_check
-        item.save()
+    if side == "send":
+        item.sender_confirmed_by, item.sender_confirmed_at, item.sender_wristband = actor, now, typed
+    else:
+        if identity_check not in {"match", "no_match", "not_checked"}:
+            raise BadInput(_("The receiving side records the identity check result."), field="identity_check")
+        item.receiver_confirmed_by, item.receiver_confirmed_at = actor, now
+        item.receiver_wristband, item.identity_check = typed, identity_check
+    item.save()
     if not (item.sender_confirmed_by_id and item.receiver_confirmed_by_id):
         return None
     spec = EventSpec("handed_over", item.person_id, now, facility=h.facility_id, custodian=h.to_custodian_id,
@@ -988,11 +1160,11 @@ def confirm_handover_item(item: Any, *, user: Any, side: str, wristband: str, id
                      identity_check=item.identity_check, wristband=item.receiver_wristband, manifest=h.manifest,
                      reason=_("handover %(ref)s") % {"ref": h.reference},
                      idempotency_id=f"handover-{h.pk}-{item.person_id}")
-    rec = record_event(spec, user=user)
-    with transaction.atomic():
-        HandoverItem.objects.filter(pk=item.pk).update(event=rec.event)
-        if not HandoverItem.objects.filter(handover=h, event__isnull=True).exists():
-            type(h).objects.filter(pk=h.pk).update(status=HandoverStatus.COMPLETED)
+    rec = _record_one(spec, actor, authority.Authority(actor))
+    HandoverItem.objects.filter(pk=item.pk).update(event=rec.event)
+    if not HandoverItem.objects.filter(handover=h, event__isnull=True).exists():
+        Handover.objects.filter(pk=h.pk).update(status=HandoverStatus.COMPLETED)
+    audit_note(seq=rec.event.seq)
     return rec
 
 
@@ -1019,3 +1191,92 @@ def handover_bundle(reference: str, user: Any = None) -> bytes:
 
 def leaf_hash_of(body: str) -> bytes:
     return leaf_hash(body.encode("utf-8"))
+
+
+# ---------------------------------------------------------------- delegations
+
+
+def _date(value: Any, field: str) -> Any:
+    from datetime import date
+
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise BadInput(_("%(field)s: write the date as YYYY-MM-DD.") % {"field": field}, field=field) from None
+
+
+@action("ledger.delegate", capability="approve")
+def do_delegate(actor: Any, *, to_agency: Any, facility: Any = None, valid_from: Any = None, valid_until: Any = None,
+                reason: str) -> Any:
+    """A supervisor of a custodian agency lets `to_agency` record custody events for the people the
+    agency holds (only those at `facility`, if given) from `valid_from` (default today) until
+    `valid_until` (inclusive; none: until revoked), for a stated reason."""
+    from .models import Delegation
+
+    check = authority.Authority(actor)
+    check.delegate()
+    to = _agency(to_agency, "to_agency")
+    audit_note(object_type="ledger.delegation", to_agency=to.code)
+    if to.pk == actor.agency_id:
+        raise BadInput(_("An agency does not delegate to itself."), field="to_agency")
+    fac = None if facility in (None, "") else _visible_facility(actor, facility)
+    start = _date(valid_from, "valid_from") or timezone.localdate()
+    until = _date(valid_until, "valid_until")
+    if until is not None and until < start:
+        raise BadInput(_("valid_until: the delegation ends before it starts."), field="valid_until")
+    if not (reason or "").strip():
+        raise BadInput(_("Give the reason for the delegation."), field="reason")
+    d = Delegation.objects.create(from_agency_id=actor.agency_id, to_agency=to, facility=fac, valid_from=start,
+                                  valid_until=until, reason=reason.strip(), created_by=actor)
+    audit_note(d, to_agency=to.code, facility=fac.code if fac else None, valid_from=start.isoformat(),
+               valid_until=until.isoformat() if until else None)
+    return d
+
+
+@action("ledger.delegation_revoke", capability="approve")
+def do_revoke_delegation(actor: Any, delegation: Any, *, reason: str) -> Any:
+    """A supervisor of the delegating agency ends a delegation now; the row stays, with who and why."""
+    from custody.core.access import restrict
+
+    from .models import Delegation
+
+    pk = _pk(delegation)
+    d = restrict(Delegation.objects.all(), actor, "change").filter(pk=pk).first()
+    if d is None:
+        raise NotFound(_("No delegation #%(id)s.") % {"id": pk}, field="delegation")
+    audit_note(d)
+    authority.Authority(actor).revoke(from_id=d.from_agency_id)
+    if d.revoked_at is not None:
+        raise RuleError(_("This delegation was already revoked."), rule="delegation")
+    if not (reason or "").strip():
+        raise BadInput(_("Give the reason for revoking."), field="reason")
+    d.revoked_at, d.revoked_by, d.revoke_reason = timezone.now(), actor, reason.strip()
+    d.save(update_fields=["revoked_at", "revoked_by", "revoke_reason"])
+    return d
+
+
+# ---------------------------------------------------------------- verification requests
+
+
+@action("ledger.verification_request", capability="approve")
+def do_request_verification(actor: Any, trigger: str) -> tuple[Any, bool]:
+    """Queue a verification of the whole log (or join the one waiting): (the run, whether it is new)."""
+    from .integrity import request_verification
+
+    run, created = request_verification(actor, trigger)
+    audit_note(run, created=created, trigger=trigger)
+    return run, created
+
+
+@action("ledger.verify_now", capability="approve")
+def do_verify_now(actor: Any, trigger: str) -> Any:
+    """Verify the whole log in this process (the synchronous API, for small logs) and record the run."""
+    from .integrity import verify_now
+
+    run = verify_now(actor, trigger)
+    audit_note(run, status=run.status, size=run.size)
+    return run

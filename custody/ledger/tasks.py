@@ -24,12 +24,15 @@ def interval() -> timedelta:
 
 @task()
 def ledger_housekeeping(reschedule: bool = True) -> dict[str, object]:
+    from custody.ledger.authority import system_actor
     from custody.ledger.integrity import request_verification, verification_due
-    from custody.ledger.services import reconcile, sign_if_due
+    from custody.ledger.services import do_reconcile, sign_if_due
 
     with change_context(source="task", task="ledger.housekeeping"):
         signed = sign_if_due()
-        raised = reconcile()
+        # Raising discrepancies is a change like any other: through the one door, as the named system
+        # actor (custody.ledger.authority), one audit row per pass.
+        raised = do_reconcile(system_actor())
         # Once a day the whole log is verified, so the overview always shows a recent answer.
         verification = request_verification(None, "schedule")[0].pk if verification_due() else None
     following = None

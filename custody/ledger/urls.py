@@ -20,4 +20,6 @@ urlpatterns = [
     path("handovers/<str:reference>/", views.handover_detail, name="handover_detail"),
     path("handovers/<str:reference>/confirm/<int:item_id>/", views.handover_confirm, name="handover_confirm"),
     path("handovers/<str:reference>/bundle/", views.handover_bundle, name="handover_bundle"),
+    path("delegations/", views.delegations, name="delegations"),
+    path("delegations/<int:pk>/revoke/", views.delegation_revoke, name="delegation_revoke"),
 ]

@@ -1,5 +1,10 @@
 """Ledger pages: overview with headcounts, a person's custody timeline, a facility's population and
-today's events, the discrepancy board, the handover screen, and a form to record an event."""
+today's events, the discrepancy board, the handover screen, a form to record an event, and who may
+record for whom (delegations).
+
+Every POST calls one action of custody.ledger.services (the one door: capability, restriction, the
+custodian rule, one audit row). A form shows a refusal on itself, with the refusal's status; the other
+pages let RefusalMiddleware answer 403/404, and show a broken rule as a message."""
 
 from __future__ import annotations
 
@@ -8,7 +13,6 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -17,15 +21,17 @@ from django.views.decorators.http import require_POST
 
 from custody.core import audit
 from custody.core.access import can, get_restricted, restrict
+from custody.core.actions import require
 from custody.core.downloads import audited_download
-from custody.core.errors import RuleError
+from custody.core.errors import BadInput, Refusal, RuleError
 from custody.registry.models import Facility, Person, PersonFile
 
 from . import integrity, services
-from .files import held_files, people_of, read_upload, record_with_files
+from .files import do_record_with_files, held_files, people_of, read_upload
 from .models import (
     CustodyState,
     CustodyStatus,
+    Delegation,
     Discrepancy,
     EventAttachment,
     EventFile,
@@ -40,14 +46,8 @@ from .models import (
 from .specs import EventSpec
 
 
-def _need(request: HttpRequest, capability: str) -> None:
-    if not can(request.user, capability):
-        audit.record(request, "ledger_denied", outcome="denied", capability=capability, path=request.path)
-        raise PermissionDenied
-
-
 def overview(request: HttpRequest) -> HttpResponse:
-    _need(request, "view")
+    require(request.user, "view")
     visible = restrict(CustodyState.objects.all(), request.user)
     counts = services.headcounts_for(visible)
     labels = dict(CustodyStatus.choices)
@@ -63,7 +63,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 
 def person_timeline(request: HttpRequest, ref: str) -> HttpResponse:
-    _need(request, "view")
+    require(request.user, "view")
     person = get_restricted(Person.objects.select_related("current_facility", "current_custodian"), request.user,
                             request=request, ref=ref)
     audit.record(request, "ledger_timeline_read", obj=person)
@@ -88,14 +88,14 @@ def _attach_files(events: list[LedgerEvent]) -> None:
 
 def event_file(request: HttpRequest, sha256: str) -> HttpResponse:
     """A file attached to custody events, for whoever may see one of those events; every read audited."""
-    _need(request, "view")
+    require(request.user, "view")
     f = get_restricted(EventFile.objects.all(), request.user, request=request, sha256=sha256)
     return audited_download(request, f.file, f.content_type, f.original_name, f.sha256, "ledger_file_read", f,
                             people=people_of(f, request.user))
 
 
 def facility_page(request: HttpRequest, code: str) -> HttpResponse:
-    _need(request, "view")
+    require(request.user, "view")
     facility = get_restricted(Facility.objects.select_related("custodian"), request.user, request=request, code=code)
     population = restrict(CustodyState.objects.filter(facility=facility, status="in_custody"), request.user)
     start = datetime.combine(timezone.now().date(), time.min, tzinfo=UTC)
@@ -118,18 +118,12 @@ def facility_roll_calls(facility: Facility) -> Any:
 
 @require_POST
 def roll_call(request: HttpRequest, code: str) -> HttpResponse:
-    _need(request, "change")
-    facility = get_restricted(Facility.objects.all(), request.user, request=request, code=code)
     try:
-        counted = int(request.POST.get("counted", ""))
-        rc, disc = services.record_roll_call(facility=facility, counted=counted, user=request.user,
-                                             block=request.POST.get("block", "").strip(), note=request.POST.get("note", ""))
-    except ValueError:
-        messages.error(request, _("Enter the number counted."))
-    except RuleError as exc:
+        rc, disc = services.do_record_roll_call(request.user, facility=code, counted=request.POST.get("counted", ""),
+                                                block=request.POST.get("block", ""), remark=request.POST.get("note", ""))
+    except (BadInput, RuleError) as exc:
         messages.error(request, exc.message)
     else:
-        audit.record(request, "ledger_roll_call", obj=rc, counted=rc.counted, expected=rc.expected)
         if disc:
             messages.warning(request, disc.details)
         else:
@@ -138,7 +132,7 @@ def roll_call(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def discrepancy_board(request: HttpRequest) -> HttpResponse:
-    _need(request, "change")
+    require(request.user, "change")
     services.reconcile()
     qs = restrict(Discrepancy.objects.select_related("person", "facility", "resolved_by"), request.user)
     show = request.GET.get("show", "open")
@@ -151,48 +145,42 @@ def discrepancy_board(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def resolve(request: HttpRequest, pk: int) -> HttpResponse:
-    _need(request, "approve")
-    d = get_restricted(Discrepancy.objects.all(), request.user, request=request, pk=pk)
     try:
-        services.resolve_discrepancy(d, user=request.user, resolution=request.POST.get("resolution", ""))
-    except RuleError as exc:
+        services.do_resolve_discrepancy(request.user, pk, resolution=request.POST.get("resolution", ""))
+    except (BadInput, RuleError) as exc:
         messages.error(request, exc.message)
     else:
-        audit.record(request, "ledger_discrepancy_resolved", obj=d)
         messages.success(request, _("Discrepancy resolved."))
     return redirect("ledger:discrepancy_board")
 
 
 def handover(request: HttpRequest) -> HttpResponse:
-    _need(request, "change")
     from custody.accounts.models import Agency
 
+    answer = 200
     if request.method == "POST":
         try:
-            facility = get_restricted(Facility.objects.all(), request.user, request=request, code=request.POST.get("facility", ""))
-            refs = [r.strip() for r in request.POST.get("people", "").replace(",", " ").split() if r.strip()]
-            people = list(restrict(Person.objects.filter(ref__in=refs), request.user))
-            missing = sorted(set(refs) - {p.ref for p in people})
-            if missing or not people:
-                raise RuleError(_("Unknown or hidden people: %(refs)s") % {"refs": ", ".join(missing) or "—"})
-            h = services.create_handover(
-                facility=facility, from_custodian=Agency.objects.get(code=request.POST.get("from_custodian")),
-                to_custodian=Agency.objects.get(code=request.POST.get("to_custodian")), people=people,
-                user=request.user, manifest=request.POST.get("manifest", "").strip())
-        except (RuleError, Agency.DoesNotExist) as exc:
-            messages.error(request, getattr(exc, "message", _("Choose both authorities.")))
+            h = services.do_create_handover(
+                request.user, facility=request.POST.get("facility", ""), from_custodian=request.POST.get("from_custodian", ""),
+                to_custodian=request.POST.get("to_custodian", ""), people=request.POST.get("people", "").replace(",", " ").split(),
+                manifest=request.POST.get("manifest", ""))
+        except Refusal as exc:
+            # On the form, with the refusal's status: the rule (and the holding agency) named.
+            messages.error(request, exc.message)
+            answer = exc.status
         else:
-            audit.record(request, "ledger_handover_created", obj=h, people=len(people))
             return redirect("ledger:handover_detail", reference=h.reference)
+    else:
+        require(request.user, "change")
     handovers = restrict(Handover.objects.select_related("facility", "from_custodian", "to_custodian"), request.user)
     return render(request, "ledger/handover_list.html", {
         "handovers": handovers[:100], "agencies": Agency.objects.filter(is_custodian=True),
         "facilities": restrict(Facility.objects.all(), request.user), "page_classification": 1,
-    })
+    }, status=answer)
 
 
 def handover_detail(request: HttpRequest, reference: str) -> HttpResponse:
-    _need(request, "change")
+    require(request.user, "change")
     h = get_restricted(Handover.objects.select_related("facility", "from_custodian", "to_custodian"), request.user,
                        request=request, reference=reference)
     # Only the people the user may see: a side of the handover with a lower clearance, or another agency
@@ -213,27 +201,25 @@ def handover_detail(request: HttpRequest, reference: str) -> HttpResponse:
 
 @require_POST
 def handover_confirm(request: HttpRequest, reference: str, item_id: int) -> HttpResponse:
-    _need(request, "change")
-    h = get_restricted(Handover.objects.all(), request.user, request=request, reference=reference)
-    item = get_restricted(HandoverItem.objects.filter(handover=h).select_related("handover", "person"), request.user,
-                          request=request, pk=item_id)
-    side = request.POST.get("side", "")
+    # The item's person, for the action to look up through the caller's restriction (an unknown item: 404).
+    person_id = HandoverItem.objects.filter(pk=item_id, handover__reference=reference).values_list("person_id", flat=True).first()
     try:
-        rec = services.confirm_handover_item(item, user=request.user, side=side, wristband=request.POST.get("wristband", ""),
-                                             identity_check=request.POST.get("identity_check", ""))
-    except RuleError as exc:
+        rec = services.do_confirm_handover(request.user, reference=reference, person=person_id or 0,
+                                           side=request.POST.get("side", ""), wristband=request.POST.get("wristband", ""),
+                                           identity_check=request.POST.get("identity_check", ""))
+    except (BadInput, RuleError) as exc:
         messages.error(request, exc.message)
     else:
-        audit.record(request, "ledger_handover_confirm", obj=item.person, side=side, handover=h.reference)
+        ref = Person.objects.filter(pk=person_id).values_list("ref", flat=True).first()
         if rec is not None:
-            messages.success(request, _("%(person)s handed over: ledger event #%(seq)s.") % {"person": item.person.ref, "seq": rec.event.seq})
+            messages.success(request, _("%(person)s handed over: ledger event #%(seq)s.") % {"person": ref, "seq": rec.event.seq})
         else:
-            messages.info(request, _("%(person)s confirmed; waiting for the other side.") % {"person": item.person.ref})
+            messages.info(request, _("%(person)s confirmed; waiting for the other side.") % {"person": ref})
     return redirect("ledger:handover_detail", reference=reference)
 
 
 def handover_bundle(request: HttpRequest, reference: str) -> HttpResponse:
-    _need(request, "change")
+    require(request.user, "change")
     h = get_restricted(Handover.objects.all(), request.user, request=request, reference=reference)
     try:
         data = services.handover_bundle(h.reference, request.user)
@@ -247,40 +233,48 @@ def handover_bundle(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 def record(request: HttpRequest) -> HttpResponse:
-    _need(request, "change")
     from custody.accounts.models import Agency
 
     form: dict[str, Any] = {"idempotency_id": str(uuid.uuid4())}
+    answer = 200
     if request.method == "POST":
         form = request.POST.dict()
         try:
-            person = get_restricted(Person.objects.all(), request.user, request=request, ref=form.get("person", "").strip())
-            facs = {f.code: f for f in Facility.objects.all()}
             when = datetime.fromisoformat(form["occurred_at"]) if form.get("occurred_at") else timezone.now()
             when = when if when.tzinfo else when.replace(tzinfo=UTC)
-            cust = Agency.objects.filter(code=form.get("custodian", "")).first()
-            spec = EventSpec(form.get("kind", ""), person, when, facility=facs.get(form.get("facility", "")), custodian=cust,
-                             manifest=form.get("manifest", "").strip(), to_facility=facs.get(form.get("to_facility", "")),
-                             country=form.get("country", "").strip(), reason=form.get("reason", "").strip(),
-                             corrects=int(form["corrects"]) if form.get("corrects") else None,
-                             idempotency_id=form.get("idempotency_id", "") or str(uuid.uuid4()))
-            files = [read_upload(f) for f in request.FILES.getlist("files")]
-            rec, _stored = record_with_files(spec, files, request.user)
-        except RuleError as exc:
-            messages.error(request, exc.message)
+            corrects = int(form["corrects"]) if form.get("corrects") else None
         except ValueError:
             messages.error(request, _("Check the time (YYYY-MM-DD HH:MM) and the corrected event number."))
+            answer = 400
         else:
-            audit.record(request, "ledger_event_recorded", obj=person, seq=rec.event.seq, kind=rec.event.kind)
-            if rec.created:
-                messages.success(request, _("Recorded: event #%(seq)s.") % {"seq": rec.event.seq})
+            # Refs and codes as typed: the action looks each up through the user's restriction.
+            spec = EventSpec(form.get("kind", ""), form.get("person", "").strip(), when,
+                             facility=form.get("facility", "") or None, custodian=form.get("custodian", "") or None,
+                             manifest=form.get("manifest", "").strip(), to_facility=form.get("to_facility", "") or None,
+                             country=form.get("country", "").strip(), reason=form.get("reason", "").strip(),
+                             corrects=corrects, idempotency_id=form.get("idempotency_id", "") or str(uuid.uuid4()))
+            try:
+                uploads = request.FILES.getlist("files")
+                if uploads:
+                    rec, _stored = do_record_with_files(request.user, spec, [read_upload(f) for f in uploads])
+                else:
+                    rec = services.do_record_event(request.user, spec)
+            except Refusal as exc:
+                # On the form, with the refusal's status: the rule (and the holding agency) named.
+                messages.error(request, exc.message)
+                answer = exc.status
             else:
-                messages.info(request, _("Already recorded: event #%(seq)s.") % {"seq": rec.event.seq})
-            return redirect("ledger:person_timeline", ref=person.ref)
+                if rec.created:
+                    messages.success(request, _("Recorded: event #%(seq)s.") % {"seq": rec.event.seq})
+                else:
+                    messages.info(request, _("Already recorded: event #%(seq)s.") % {"seq": rec.event.seq})
+                return redirect("ledger:person_timeline", ref=rec.event.person.ref)
+    else:
+        require(request.user, "change")
     return render(request, "ledger/record.html", {
         "form": form, "kinds": EventKind.choices, "facilities": restrict(Facility.objects.all(), request.user),
         "agencies": Agency.objects.filter(is_custodian=True), "page_classification": 1,
-    })
+    }, status=answer)
 
 
 def _verification_context(request: HttpRequest) -> dict[str, Any]:
@@ -292,9 +286,7 @@ def _verification_context(request: HttpRequest) -> dict[str, Any]:
 @require_POST
 def verify(request: HttpRequest) -> HttpResponse:
     """Queue a verification of the whole log; the overview shows its progress and its result."""
-    _need(request, "approve")
-    run, created = integrity.request_verification(request.user, "page")
-    audit.record(request, "ledger_verify_requested", obj=run, created=created)
+    _run, created = services.do_request_verification(request.user, "page")
     if created:
         messages.success(request, _("Verification of the whole log started."))
     else:
@@ -304,12 +296,12 @@ def verify(request: HttpRequest) -> HttpResponse:
 
 def verification_status(request: HttpRequest) -> HttpResponse:
     """htmx fragment: the latest run, polled while one is waiting or running."""
-    _need(request, "approve")
+    require(request.user, "approve")
     return render(request, "ledger/_verification.html", _verification_context(request))
 
 
 def verification_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    _need(request, "approve")
+    require(request.user, "approve")
     run = get_restricted(VerificationRun.objects.select_related("requested_by"), request.user, request=request, pk=pk)
     audit.record(request, "ledger_verification_read", obj=run)
     return render(request, "ledger/verification.html", {"run": run, "page_classification": 1})
@@ -317,8 +309,54 @@ def verification_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def today_status(request: HttpRequest) -> HttpResponse:
     """Small htmx fragment: open discrepancies and handovers, polled by the overview."""
-    _need(request, "view")
+    require(request.user, "view")
     return render(request, "ledger/_status.html", {
         "open_discrepancies": restrict(Discrepancy.objects.filter(resolved_at__isnull=True), request.user).count(),
         "open_handovers": restrict(Handover.objects.filter(status=HandoverStatus.OPEN), request.user).count(),
     })
+
+
+def delegations(request: HttpRequest) -> HttpResponse:
+    """Who may record custody events for whose people: every agency sees them all; a supervisor of a
+    custodian agency grants one here (the action ledger.delegate) and revokes its own."""
+    from custody.accounts.models import Agency
+
+    require(request.user, "view")
+    form: dict[str, Any] = {}
+    answer = 200
+    if request.method == "POST":
+        form = request.POST.dict()
+        try:
+            services.do_delegate(request.user, to_agency=form.get("to_agency", ""), facility=form.get("facility", "") or None,
+                                 valid_from=form.get("valid_from", "") or None, valid_until=form.get("valid_until", "") or None,
+                                 reason=form.get("reason", ""))
+        except Refusal as exc:
+            messages.error(request, exc.message)
+            answer = exc.status
+        else:
+            messages.success(request, _("Delegation granted to %(agency)s.") % {"agency": form.get("to_agency", "")})
+            return redirect("ledger:delegations")
+    mine = request.user.agency
+    rows = list(restrict(Delegation.objects.select_related("from_agency", "to_agency", "facility", "created_by", "revoked_by"),
+                         request.user))
+    today = timezone.localdate()
+    for d in rows:
+        d.now_in_force = d.in_force(today)  # type: ignore[attr-defined]
+    return render(request, "ledger/delegations.html", {
+        "delegations": rows, "form": form, "today": today,
+        "can_grant": can(request.user, "approve") and mine is not None and mine.is_custodian,
+        "my_agency_id": getattr(mine, "pk", None),
+        "agencies": Agency.objects.exclude(pk=getattr(mine, "pk", None)),
+        "facilities": restrict(Facility.objects.all(), request.user), "page_classification": 0,
+    }, status=answer)
+
+
+@require_POST
+def delegation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        services.do_revoke_delegation(request.user, pk, reason=request.POST.get("reason", ""))
+    except (BadInput, RuleError) as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Delegation revoked."))
+    return redirect("ledger:delegations")

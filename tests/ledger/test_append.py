@@ -32,7 +32,7 @@ def test_a_transfer_moves_the_person_and_the_registry_follows(world: dict[str, A
 
 
 def test_idempotent_retry_returns_the_first_event(world: dict[str, Any], person_factory: Any) -> None:
-    p = person_factory()
+    p = person_factory(held_by="SDF")  # visible to the partner force, which takes them in
     spec = EventSpec("intake", p, at(0), facility=world["prison"], idempotency_id="req-1")
     first = record_event(spec, user=world["sdf"])
     again = record_event(spec, user=world["sdf"])
@@ -40,12 +40,14 @@ def test_idempotent_retry_returns_the_first_event(world: dict[str, Any], person_
     assert LedgerEvent.objects.count() == 1
 
 
-def test_the_same_departure_recorded_twice_is_one_event(world: dict[str, Any], person_factory: Any) -> None:
-    p = person_factory()
+def test_the_same_departure_recorded_twice_is_one_event(world: dict[str, Any], person_factory: Any,
+                                                       make_user: Any) -> None:
+    p = person_factory(held_by="SDF")
     record_event(EventSpec("intake", p, at(0), facility=world["prison"]))
     record_event(EventSpec("manifested", p, at(1), manifest="M-9"))
+    # Two clerks of the holding agency (the only agency that may record it) at once.
     a = record_event(EventSpec("departed", p, at(2), facility=world["prison"], manifest="M-9"), user=world["sdf"])
-    b = record_event(EventSpec("departed", p, at(2), facility=world["prison"], manifest="M-9"), user=world["mil"])
+    b = record_event(EventSpec("departed", p, at(2), facility=world["prison"], manifest="M-9"), user=make_user("SDF", "clerk"))
     assert a.created and not b.created and a.event.pk == b.event.pk
     assert LedgerEvent.objects.filter(kind="departed").count() == 1
 
@@ -77,7 +79,7 @@ def test_rules_refuse_with_the_rule_named(case: str, rule_words: str, world: dic
                         receiving_officer=world["mil"], identity_check="no_match")
     before = LedgerEvent.objects.count()
     with pytest.raises(RuleError) as exc:
-        record_event(bad, user=world["sdf"])
+        record_event(bad)  # as loading code: the custody rules alone (the custodian rule: test_custodian_matrix)
     assert rule_words in exc.value.message
     assert p.ref in exc.value.message
     assert LedgerEvent.objects.count() == before

@@ -45,7 +45,8 @@ def test_a_handover_through_the_cli(world: dict[str, Any], person_factory: Any) 
         cli("handover-confirm", ref, "P-999999", "--side", "send", "--wristband", "x", "--user", world["sdf"].username)
 
 
-def test_discrepancies_listed_and_resolved_through_the_cli(world: dict[str, Any], person_factory: Any) -> None:
+def test_discrepancies_listed_and_resolved_through_the_cli(world: dict[str, Any], person_factory: Any,
+                                                            make_user: Any) -> None:
     from custody.ledger.models import Discrepancy
     from custody.ledger.services import record_event
     from custody.ledger.specs import EventSpec
@@ -53,27 +54,61 @@ def test_discrepancies_listed_and_resolved_through_the_cli(world: dict[str, Any]
     p = person_factory()
     record_event(EventSpec("intake", p, at(0), facility=world["prison"]))
     record_event(EventSpec("manifested", p, at(1), manifest="M-4", to_facility=world["biap"], expected_arrival=at(30)))
-    assert cli("reconcile").strip() == "1 discrepancies raised"
+    assert cli("reconcile", "--as", world["sdf"].username).strip() == "1 discrepancies raised"
     d = Discrepancy.objects.get()
     listing = cli("discrepancies")
     assert f"#{d.pk}\tnot_arrived" in listing and "M-4" in listing and listing.endswith("1 open\n")
-    with pytest.raises(CommandError):
-        cli("resolve", str(d.pk), "--resolution", "", "--user", world["sup"].username)
-    assert cli("resolve", str(d.pk), "--resolution", "Convoy held at checkpoint; arrived next day.", "--user",
-               world["sup"].username).strip() == f"discrepancy #{d.pk} resolved"
+    # The person was expected at BIAP: a supervisor of its operator (IRQ) resolves, not the coordinator's.
+    with pytest.raises(CommandError, match="operated by IRQ") as refused:
+        cli("resolve", str(d.pk), "--resolution", "Convoy held.", "--as", world["sup"].username)
+    assert refused.value.returncode == 3
+    irq_sup = make_user("IRQ", "supervisor")
+    with pytest.raises(CommandError, match="what was found and done") as empty:
+        cli("resolve", str(d.pk), "--resolution", "", "--as", irq_sup.username)
+    assert empty.value.returncode == 2
+    assert cli("resolve", str(d.pk), "--resolution", "Convoy held at checkpoint; arrived next day.", "--as",
+               irq_sup.username).strip() == f"discrepancy #{d.pk} resolved"
     d.refresh_from_db()
-    assert d.resolved_by == world["sup"] and "Convoy" in d.resolution
+    assert d.resolved_by == irq_sup and "Convoy" in d.resolution
     assert cli("discrepancies").strip() == "0 open"
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("record", "intake", "P-000000", "--facility", "NOPE"), "no facility NOPE"),
-    (("handover-start", "HSK", "--from", "SDF", "--to", "XXX", "--people", "P-000000", "--user", "x"), "no agency XXX"),
-    (("roll-call", "HSK", "3", "--user", "nobody.at.all"), "no user nobody.at.all"),
-    (("resolve", "999", "--resolution", "x", "--user", "nobody"), "no discrepancy #999"),
+@pytest.mark.parametrize(("args", "message", "code"), [
+    (("record", "intake", "P-000000", "--facility", "NOPE"), "No facility NOPE that you may see", 4),
+    (("handover-start", "HSK", "--from", "SDF", "--to", "XXX", "--people", "P-000000"), r"No agency XXX \(to_custodian\)", 2),
+    (("roll-call", "HSK", "3", "--as", "nobody.at.all"), "no active user named nobody.at.all", 2),
+    (("resolve", "999", "--resolution", "x"), "No discrepancy #999", 4),
 ])
 def test_a_typo_gets_a_message_naming_it(world: dict[str, Any], person_factory: Any, args: tuple[str, ...],
-                                         message: str) -> None:
+                                         message: str, code: int) -> None:
     person_factory(ref="P-000000")
-    with pytest.raises(CommandError, match=message):
+    actor = ("--as", world["sup"].username) if "--as" not in args else ()
+    with pytest.raises(CommandError, match=message) as exc:
+        cli(*args, *actor)
+    assert exc.value.returncode == code
+
+
+@pytest.mark.parametrize("args", [
+    ("record", "died", "P-000000"),
+    ("handover-start", "HSK", "--from", "SDF", "--to", "MIL", "--people", "P-000000"),
+    ("handover-confirm", "H-1", "P-000000", "--side", "send", "--wristband", "WB-1"),
+    ("roll-call", "HSK", "3"),
+    ("resolve", "1", "--resolution", "x"),
+    ("reconcile",),
+    ("delegate", "HUM", "--reason", "x"),
+    ("revoke-delegation", "1", "--reason", "x"),
+])
+def test_a_change_with_no_acting_user_is_refused_and_audited(world: dict[str, Any], person_factory: Any,
+                                                            args: tuple[str, ...], monkeypatch: Any) -> None:
+    from custody.core.models import AuditEvent, HistoryChange
+    from custody.ledger.models import LedgerEvent
+
+    monkeypatch.delenv("CUSTODY_USER", raising=False)
+    person_factory(ref="P-000000")
+    changes = HistoryChange.objects.count()
+    with pytest.raises(CommandError, match="No acting user") as exc:
         cli(*args)
+    assert exc.value.returncode == 3
+    assert not LedgerEvent.objects.exists() and HistoryChange.objects.count() == changes
+    row = AuditEvent.objects.get(action__startswith="ledger.")
+    assert row.outcome == "denied" and row.user is None and row.username == "(no user)"

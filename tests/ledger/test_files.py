@@ -18,6 +18,8 @@ from custody.core.models import AuditEvent
 from custody.ledger.models import EventAttachment, EventFile, LedgerEvent
 from custody.ledger.services import verify_ledger
 
+from .conftest import at
+
 ORDER = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 ORDER_SHA = hashlib.sha256(ORDER).hexdigest()
 
@@ -65,16 +67,20 @@ def test_a_file_recorded_on_the_page_is_signed_shown_and_served(world: dict[str,
 
 def test_a_refused_event_keeps_no_file_and_a_false_file_is_named(world: dict[str, Any], person_factory: Any,
                                                                   client_for: Any) -> None:
+    from custody.ledger.services import record_event
+    from custody.ledger.specs import EventSpec
+
     p = person_factory(held_by="SDF")
+    record_event(EventSpec("intake", p, at(0), facility=world["hospital"]))  # SDF holds them, at HOSP
     clerk = client_for(world["sdf"])
     # Departing from a facility the person is not in is refused by the rules: the file goes with it.
     r = _record_with_file(clerk, p, kind="departed", manifest="M-1")
-    assert r.status_code == 200 and "HSK" in r.content.decode() and p.ref in r.content.decode()
-    assert not LedgerEvent.objects.exists() and not EventFile.objects.exists()
+    assert r.status_code == 409 and "HSK" in r.content.decode() and p.ref in r.content.decode()
+    assert LedgerEvent.objects.count() == 1 and not EventFile.objects.exists()
     # A file whose bytes are not what its name says is refused, by name, before anything is written.
     r = _record_with_file(clerk, p, name="wristband-photo.png", data=b"MZ\x90\x00 not an image")
-    assert "wristband-photo.png" in r.content.decode()
-    assert not LedgerEvent.objects.exists() and not EventFile.objects.exists()
+    assert r.status_code == 400 and "wristband-photo.png" in r.content.decode()
+    assert LedgerEvent.objects.count() == 1 and not EventFile.objects.exists()
 
 
 def test_the_api_uploads_once_records_and_serves_to_whoever_may_see_the_event(

@@ -61,7 +61,8 @@ def test_schedule_starts_one_chain_and_the_real_worker_runs_and_renews_it(live_d
     subprocess.run([sys.executable, str(ROOT / "tests" / "ledger" / "ledger_child.py"), "setup", "3"], env=env,
                    cwd=ROOT, check=True, capture_output=True)
     for n in range(3):
-        custody("ledger", "record", "intake", f"P-{n:06d}", "--facility", "HSK", "--at", f"2026-01-05T06:0{n}:00Z")
+        custody("ledger", "record", "intake", f"P-{n:06d}", "--facility", "HSK", "--at", f"2026-01-05T06:0{n}:00Z",
+                "--as", "sdf.clerk.a")
     assert custody("ledger", "schedule").startswith("started: task ")
     assert custody("ledger", "schedule").startswith("already scheduled: task ")
     # M minutes have passed (M = 0 for the worker): its run signs the two events the appends left.

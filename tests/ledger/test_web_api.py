@@ -114,7 +114,7 @@ def test_api_record_retry_rule_and_proof(world: dict[str, Any], person_factory: 
 
 
 def test_reconciliation_raises_and_resolution_is_recorded(world: dict[str, Any], person_factory: Any,
-                                                           api_for: Any, client_for: Any) -> None:
+                                                           api_for: Any, client_for: Any, make_user: Any) -> None:
     from custody.ledger.services import record_event
     from custody.ledger.specs import EventSpec
 
@@ -125,9 +125,12 @@ def test_reconciliation_raises_and_resolution_is_recorded(world: dict[str, Any],
     r = c.get("/ledger/discrepancies/")
     assert "has not arrived" in r.content.decode()
     d = Discrepancy.objects.get(kind="not_arrived")
-    c.post(f"/ledger/discrepancies/{d.pk}/resolve/", {"resolution": "Sortie cancelled for weather; rescheduled."})
+    # Resolved by a supervisor of the agency operating the facility expected to receive the person (IRQ, BIAP).
+    assert c.post(f"/ledger/discrepancies/{d.pk}/resolve/", {"resolution": "weather"}).status_code == 403
+    irq_sup = make_user("IRQ", "supervisor")
+    client_for(irq_sup).post(f"/ledger/discrepancies/{d.pk}/resolve/", {"resolution": "Sortie cancelled for weather; rescheduled."})
     d.refresh_from_db()
-    assert d.resolved_by == world["sup"] and "weather" in d.resolution
+    assert d.resolved_by == irq_sup and "weather" in d.resolution
     # A roll call that differs from the ledger raises one too.
     r = api_for(world["sdf"]).post("/api/ledger/roll-calls/", {"facility": "HSK", "counted": 3}, format="json")
     assert r.status_code == 201 and r.json()["expected"] == 1 and r.json()["discrepancy"]

@@ -1,5 +1,10 @@
 """`custody ledger <subcommand>`: verify, verify-bundle, rebuild, export-bundle, record, checkpoint,
-reconcile, roll-call, proof, public-key.
+reconcile, roll-call, handover-start, handover-confirm, resolve, delegate, revoke-delegation,
+delegations, proof, public-key.
+
+Every subcommand that changes custody records acts as a named user (`--as USER`, `--user USER` or
+$CUSTODY_USER) through one action of custody.ledger.services, with that user's capabilities and under
+the custodian rule; with no user it is refused (exit 3) and changes nothing.
 
 `verify-bundle` is the partner's command: it reads one file and uses only the engine, so it works
 with no database at all (the module imports the services lazily for the other subcommands).
@@ -14,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils import timezone
 
-from custody.core.commands import CustodyCommand
-from custody.core.errors import RuleError
+from custody.core.commands import CustodyCommand, add_actor_argument, resolve_actor
+from custody.core.errors import BadInput
 from custody.engines.ledger.verify import default_threads
 
 
@@ -55,38 +61,51 @@ class Command(CustodyCommand):
         rec.add_argument("--country", default="")
         rec.add_argument("--reason", default="")
         rec.add_argument("--corrects", type=int)
-        rec.add_argument("--user", help="username recording the event")
+        add_actor_argument(rec)
         rec.add_argument("--idempotency-id", default="")
         rec.add_argument("--attach", action="append", default=[], metavar="FILE",
                          help="attach a file (repeat for several): kept under its SHA-256, which the event's signed body lists")
         sub.add_parser("checkpoint", help="sign a checkpoint at the current size")
-        sub.add_parser("reconcile", help="raise discrepancies for overdue manifests")
+        add_actor_argument(sub.add_parser("reconcile", help="raise discrepancies for overdue manifests"))
         hs = sub.add_parser("handover-start", help="open a handover: both sides then confirm person by person")
         hs.add_argument("facility")
         hs.add_argument("--from", dest="from_custodian", required=True, help="agency code handing over")
         hs.add_argument("--to", dest="to_custodian", required=True, help="agency code receiving")
         hs.add_argument("--people", nargs="+", required=True, help="person refs")
         hs.add_argument("--manifest", default="")
-        hs.add_argument("--user", required=True)
+        add_actor_argument(hs)
         hc = sub.add_parser("handover-confirm", help="one side confirms one person of a handover")
         hc.add_argument("reference")
         hc.add_argument("person", help="person ref")
         hc.add_argument("--side", required=True, choices=["send", "receive"])
         hc.add_argument("--wristband", required=True, help="the wristband number read or typed")
         hc.add_argument("--identity-check", default="", help="receiving side: match, no_match, not_checked")
-        hc.add_argument("--user", required=True)
+        add_actor_argument(hc)
         sub.add_parser("discrepancies", help="list the open discrepancies")
         rs = sub.add_parser("resolve", help="resolve a discrepancy with a recorded resolution")
         rs.add_argument("id", type=int)
         rs.add_argument("--resolution", required=True)
-        rs.add_argument("--user", required=True)
+        add_actor_argument(rs)
         sub.add_parser("schedule", help="start the periodic checkpoint and reconciliation task (db_worker runs it)")
         sub.add_parser("housekeeping", help="run the periodic duties once, now: sign if due, reconcile")
         rc = sub.add_parser("roll-call", help="record a physical count")
         rc.add_argument("facility")
         rc.add_argument("counted", type=int)
         rc.add_argument("--block", default="")
-        rc.add_argument("--user", required=True)
+        rc.add_argument("--note", default="")
+        add_actor_argument(rc)
+        dg = sub.add_parser("delegate", help="let another agency record for the people your agency holds (supervisor)")
+        dg.add_argument("to_agency", help="agency code")
+        dg.add_argument("--facility", help="only for the people at this facility")
+        dg.add_argument("--from-date", dest="valid_from", help="first day (YYYY-MM-DD; default today)")
+        dg.add_argument("--until", dest="valid_until", help="last day (YYYY-MM-DD; default until revoked)")
+        dg.add_argument("--reason", required=True)
+        add_actor_argument(dg)
+        rv = sub.add_parser("revoke-delegation", help="end a delegation your agency granted (supervisor)")
+        rv.add_argument("id", type=int)
+        rv.add_argument("--reason", required=True)
+        add_actor_argument(rv)
+        sub.add_parser("delegations", help="list the delegations: who may record for whom")
         p = sub.add_parser("proof", help="print an event's inclusion proof against the latest checkpoint")
         p.add_argument("seq", type=int)
         sub.add_parser("public-key", help="print the log's public key and key id (give partners the key id)")
@@ -164,24 +183,20 @@ class Command(CustodyCommand):
 
     def do_record(self, opts: dict[str, Any]) -> None:
         from custody.cases.filetypes import MAX_BYTES
-        from custody.ledger.files import record_with_files
+        from custody.ledger.files import do_record_with_files
+        from custody.ledger.services import do_record_event
         from custody.ledger.specs import EventSpec
-        from custody.registry.models import Person
 
         def when(text: str | None) -> datetime | None:
             if not text:
                 return None
-            moment = datetime.fromisoformat(text)
+            try:
+                moment = datetime.fromisoformat(text)
+            except ValueError:
+                raise BadInput(f"not a time (ISO 8601): {text}", field="--at") from None
             return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
-        try:
-            person = Person.objects.get(ref=opts["person"])
-        except Person.DoesNotExist as exc:
-            raise CommandError(f"no person {opts['person']}") from exc
-        fac = self._facility(opts["facility"]) if opts["facility"] else None
-        to = self._facility(opts["to_facility"]) if opts["to_facility"] else None
-        cust = self._agency(opts["custodian"]) if opts["custodian"] else None
-        user = self._user(opts["user"]) if opts["user"] else None
+        actor = resolve_actor(opts["user"])
         files = []
         for name in opts["attach"]:
             try:
@@ -190,15 +205,16 @@ class Command(CustodyCommand):
                 files.append((name, Path(name).read_bytes()))
             except OSError as exc:
                 raise CommandError(f"--attach {name}: {exc.strerror}") from exc
-        spec = EventSpec(opts["kind"], person, when(opts["at"]) or datetime.now(UTC), facility=fac, custodian=cust,
-                         manifest=opts["manifest"], to_facility=to, expected_arrival=when(opts["expected_arrival"]),
-                         country=opts["country"], reason=opts["reason"], corrects=opts["corrects"],
-                         idempotency_id=opts["idempotency_id"] or f"cli-{uuid.uuid4()}")
-        try:
-            rec, stored = record_with_files(spec, files, user)
-        except RuleError as exc:
-            raise CommandError(exc.message) from exc
-        self.stdout.write(f"{'recorded' if rec.created else 'already recorded'}: event #{rec.event.seq} {rec.event.kind} {person.ref}")
+        # Refs and codes as typed: the action looks each up through the actor's restriction.
+        spec = EventSpec(opts["kind"], opts["person"], when(opts["at"]) or datetime.now(UTC), facility=opts["facility"],
+                         custodian=opts["custodian"], manifest=opts["manifest"], to_facility=opts["to_facility"],
+                         expected_arrival=when(opts["expected_arrival"]), country=opts["country"], reason=opts["reason"],
+                         corrects=opts["corrects"], idempotency_id=opts["idempotency_id"] or f"cli-{uuid.uuid4()}")
+        if files:
+            rec, stored = do_record_with_files(actor, spec, files)
+        else:
+            rec, stored = do_record_event(actor, spec), []
+        self.stdout.write(f"{'recorded' if rec.created else 'already recorded'}: event #{rec.event.seq} {rec.event.kind} {opts['person']}")
         for f in stored:
             self.stdout.write(f"  attached {f.original_name}: sha256 {f.sha256}")
 
@@ -209,9 +225,9 @@ class Command(CustodyCommand):
         self.stdout.write("the ledger is empty" if row is None else f"checkpoint: {row.tree_size} events, signed {row.timestamp} by {row.key_id}")
 
     def do_reconcile(self, opts: dict[str, Any]) -> None:
-        from custody.ledger.services import reconcile
+        from custody.ledger.services import do_reconcile
 
-        self.stdout.write(f"{reconcile()} discrepancies raised")
+        self.stdout.write(f"{do_reconcile(resolve_actor(opts['user']))} discrepancies raised")
 
     @staticmethod
     def _one(model: Any, what: str, **lookup: Any) -> Any:
@@ -237,37 +253,18 @@ class Command(CustodyCommand):
         return self._one(Agency, "agency", code=code)
 
     def do_handover_start(self, opts: dict[str, Any]) -> None:
-        from custody.ledger.services import create_handover
-        from custody.registry.models import Person
+        from custody.ledger.services import do_create_handover
 
-        people = list(Person.objects.filter(ref__in=opts["people"]))
-        missing = sorted(set(opts["people"]) - {p.ref for p in people})
-        if missing:
-            raise CommandError(f"no person {', '.join(missing)}")
-        try:
-            h = create_handover(facility=self._facility(opts["facility"]),
-                                from_custodian=self._agency(opts["from_custodian"]),
-                                to_custodian=self._agency(opts["to_custodian"]), people=people,
-                                user=self._user(opts["user"]), manifest=opts["manifest"])
-        except RuleError as exc:
-            raise CommandError(exc.message) from exc
-        self.stdout.write(f"handover {h.reference} open: {len(people)} people, {h.from_custodian.code} -> "
+        h = do_create_handover(resolve_actor(opts["user"]), facility=opts["facility"], from_custodian=opts["from_custodian"],
+                               to_custodian=opts["to_custodian"], people=opts["people"], manifest=opts["manifest"])
+        self.stdout.write(f"handover {h.reference} open: {h.items.count()} people, {h.from_custodian.code} -> "
                           f"{h.to_custodian.code} at {h.facility.code}")
 
     def do_handover_confirm(self, opts: dict[str, Any]) -> None:
-        from custody.ledger.models import HandoverItem
-        from custody.ledger.services import confirm_handover_item
+        from custody.ledger.services import do_confirm_handover
 
-        try:
-            item = HandoverItem.objects.select_related("handover", "person").get(
-                handover__reference=opts["reference"], person__ref=opts["person"])
-        except HandoverItem.DoesNotExist as exc:
-            raise CommandError(f"{opts['person']} is not on handover {opts['reference']}") from exc
-        try:
-            rec = confirm_handover_item(item, user=self._user(opts["user"]), side=opts["side"],
-                                        wristband=opts["wristband"], identity_check=opts["identity_check"])
-        except RuleError as exc:
-            raise CommandError(exc.message) from exc
+        rec = do_confirm_handover(resolve_actor(opts["user"]), reference=opts["reference"], person=opts["person"],
+                                  side=opts["side"], wristband=opts["wristband"], identity_check=opts["identity_check"])
         if rec is None:
             self.stdout.write(f"{opts['person']}: {opts['side']} side confirmed; waiting for the other side")
         else:
@@ -282,18 +279,33 @@ class Command(CustodyCommand):
         self.stdout.write(f"{open_.count()} open")
 
     def do_resolve(self, opts: dict[str, Any]) -> None:
-        from custody.ledger.models import Discrepancy
-        from custody.ledger.services import resolve_discrepancy
+        from custody.ledger.services import do_resolve_discrepancy
 
-        try:
-            d = Discrepancy.objects.get(pk=opts["id"])
-        except Discrepancy.DoesNotExist as exc:
-            raise CommandError(f"no discrepancy #{opts['id']}") from exc
-        try:
-            resolve_discrepancy(d, user=self._user(opts["user"]), resolution=opts["resolution"])
-        except RuleError as exc:
-            raise CommandError(exc.message) from exc
+        d = do_resolve_discrepancy(resolve_actor(opts["user"]), opts["id"], resolution=opts["resolution"])
         self.stdout.write(f"discrepancy #{d.pk} resolved")
+
+    def do_delegate(self, opts: dict[str, Any]) -> None:
+        from custody.ledger.services import do_delegate
+
+        d = do_delegate(resolve_actor(opts["user"]), to_agency=opts["to_agency"], facility=opts["facility"],
+                        valid_from=opts["valid_from"], valid_until=opts["valid_until"], reason=opts["reason"])
+        self.stdout.write(f"delegation #{d.pk}: {d.to_agency.code} records for {d.from_agency.code}"
+                          f"{' at ' + d.facility.code if d.facility else ''} from {d.valid_from}"
+                          f"{' until ' + str(d.valid_until) if d.valid_until else ' until revoked'}")
+
+    def do_revoke_delegation(self, opts: dict[str, Any]) -> None:
+        from custody.ledger.services import do_revoke_delegation
+
+        d = do_revoke_delegation(resolve_actor(opts["user"]), opts["id"], reason=opts["reason"])
+        self.stdout.write(f"delegation #{d.pk} revoked")
+
+    def do_delegations(self, opts: dict[str, Any]) -> None:
+        from custody.ledger.models import Delegation
+
+        for d in Delegation.objects.select_related("from_agency", "to_agency", "facility").order_by("id"):
+            state = f"revoked {d.revoked_at:%Y-%m-%d}" if d.revoked_at else "in force" if d.in_force(timezone.localdate()) else "not in force today"
+            self.stdout.write(f"#{d.pk}\t{d.from_agency.code} -> {d.to_agency.code}\t{d.facility.code if d.facility else '*'}\t"
+                              f"{d.valid_from}..{d.valid_until or ''}\t{state}\t{d.reason}")
 
     def do_schedule(self, opts: dict[str, Any]) -> None:
         from custody.ledger.tasks import schedule
@@ -309,13 +321,10 @@ class Command(CustodyCommand):
         self.stdout.write(f"{signed}; {out['raised']} discrepancies raised")
 
     def do_roll_call(self, opts: dict[str, Any]) -> None:
-        from custody.ledger.services import record_roll_call
+        from custody.ledger.services import do_record_roll_call
 
-        try:
-            rc, disc = record_roll_call(facility=self._facility(opts["facility"]), counted=opts["counted"],
-                                        user=self._user(opts["user"]), block=opts["block"])
-        except RuleError as exc:
-            raise CommandError(exc.message) from exc
+        rc, disc = do_record_roll_call(resolve_actor(opts["user"]), facility=opts["facility"], counted=opts["counted"],
+                                       block=opts["block"], remark=opts["note"])
         self.stdout.write(f"counted {rc.counted}, ledger {rc.expected}" + (f": discrepancy #{disc.pk} raised" if disc else ": agrees"))
 
     def do_proof(self, opts: dict[str, Any]) -> None:
