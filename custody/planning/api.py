@@ -15,7 +15,6 @@ from rest_framework.response import Response
 from custody.core import audit
 from custody.core.access import get_restricted
 from custody.core.api import RestrictedReadOnlyViewSet
-from custody.core.errors import RuleError
 from custody.core.pagination import body_number, int_param
 from custody.planning import services
 from custody.planning.models import PlanDay, PlannedVehicle, PlanningScenario, PlanRun
@@ -82,10 +81,6 @@ class VehicleSerializer(serializers.ModelSerializer):
         return out
 
 
-def _rule(e: RuleError) -> Response:
-    return Response({"detail": e.message, "rule": e.rule, "field": e.field}, status=status.HTTP_400_BAD_REQUEST)
-
-
 class ScenarioViewSet(RestrictedReadOnlyViewSet):
     queryset = PlanningScenario.objects.all()
     required_action = None
@@ -102,31 +97,20 @@ class ScenarioViewSet(RestrictedReadOnlyViewSet):
     def create(self, request: Request) -> Response:
         """`{"source": "registry", "days": 30}`, `{"source": "synthetic", "scale": "small", "seed": 1}`, or
         `{"source": "file", "scenario": {...the documented format...}}`."""
-        src = request.data.get("source")
-        try:
-            if src == "registry":
-                sc = services.scenario_from_registry(request.user, days=body_number(request.data, "days", 30, minimum=1, maximum=366))
-            elif src == "synthetic":
-                sc = services.synthetic_scenario(request.user, str(request.data.get("scale", "small")), body_number(request.data, "seed", 1, minimum=0))
-            elif src == "file":
-                sc = services.scenario_from_file(request.user, json.dumps(request.data.get("scenario")))
-            else:
-                raise RuleError("source must be registry, synthetic or file", field="source")
-        except RuleError as e:
-            return _rule(e)
-        audit.record(request, "planning_scenario_create", obj=sc, via="api")
+        src = str(request.data.get("source") or "")
+        sc = services.do_create_scenario(
+            request.user, src, days=body_number(request.data, "days", 30, minimum=1, maximum=366),
+            raw=json.dumps(request.data.get("scenario")) if src == "file" else None,
+            scale=str(request.data.get("scale", "small")), seed=body_number(request.data, "seed", 1, minimum=0))
         return Response(ScenarioSerializer(sc).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=RunSerializer)
     @action(detail=True, methods=["post"])
     def plan(self, request: Request, pk: str | None = None) -> Response:
         """Start a background solve; poll the run for its status."""
-        sc = get_restricted(PlanningScenario.objects.all(), request.user, "change", request=request, pk=pk)
-        try:
-            run = services.start_run(request.user, sc, time_limit=body_number(request.data, "time_limit", 60.0, kind=float, minimum=1, maximum=3600))
-        except RuleError as e:
-            return _rule(e)
-        audit.record(request, "planning_run_start", obj=run, via="api")
+        sc = get_restricted(PlanningScenario.objects.all(), request.user, "view", request=request, pk=pk)
+        run = services.do_start_run(request.user, sc.pk,
+                                    time_limit=body_number(request.data, "time_limit", 60.0, kind=float, minimum=1, maximum=3600))
         return Response(RunSerializer(run, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -160,12 +144,8 @@ class RunViewSet(RestrictedReadOnlyViewSet):
         vehicle = run.vehicles.filter(vehicle_id=request.data.get("vehicle_id", "")).first()
         if vehicle is None:
             return Response({"detail": "no such vehicle in this run", "field": "vehicle_id"}, status=status.HTTP_400_BAD_REQUEST)
-        try:
-            o = services.record_outcome(request.user, vehicle, str(request.data.get("status", "")),
-                                        moved=list(request.data.get("moved", [])), note=str(request.data.get("note", "")))
-        except RuleError as e:
-            return _rule(e)
-        audit.record(request, "planning_outcome", obj=vehicle, status=o.status, via="api")
+        o = services.do_record_outcome(request.user, vehicle.pk, str(request.data.get("status", "")),
+                                       moved=list(request.data.get("moved", [])), note=str(request.data.get("note", "")))
         return Response({"vehicle_id": vehicle.vehicle_id, "status": o.status, "moved": o.moved})
 
     @extend_schema(request=None, responses=RunSerializer)
@@ -173,12 +153,8 @@ class RunViewSet(RestrictedReadOnlyViewSet):
     def replan(self, request: Request, pk: str | None = None) -> Response:
         """`{"from_day": 4}` (counted from 1): keep what left before, plan the rest."""
         run = self.get_object()
-        try:
-            new = services.replan(request.user, run, body_number(request.data, "from_day", 2, minimum=1) - 1,
-                                  time_limit=body_number(request.data, "time_limit", 60.0, kind=float, minimum=1, maximum=3600))
-        except RuleError as e:
-            return _rule(e)
-        audit.record(request, "planning_replan", obj=new, parent=run.pk, via="api")
+        new = services.do_replan(request.user, run.pk, body_number(request.data, "from_day", 2, minimum=1) - 1,
+                                 time_limit=body_number(request.data, "time_limit", 60.0, kind=float, minimum=1, maximum=3600))
         return Response(RunSerializer(new, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 

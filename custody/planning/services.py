@@ -9,12 +9,14 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from custody.core.access import can, restrict
-from custody.core.errors import RuleError
+from custody.core import actions
+from custody.core.access import restrict
+from custody.core.actions import BadInput, NotAllowed, RuleError, action, reach
 from custody.engines import planner
 from custody.engines.planner.plan import series
 from custody.planning.models import (
@@ -46,9 +48,28 @@ DEFAULTS = {
 }
 
 
-def _require(user: Any, action: str) -> None:
-    if not can(user, action) or not (user.agency and user.agency.sees_intelligence):
-        raise RuleError(_("Your role or agency may not %(action)s transfer plans.") % {"action": action}, rule="access")
+def command_agencies() -> set[str]:
+    """The military command: it moves the detainees, so it may change any agency's plan."""
+    return set(getattr(settings, "PLANNING_COMMAND_AGENCIES", None) or {"MIL"})
+
+
+def _require_planner(user: Any) -> None:
+    # Plans name detainees with their risk tiers and factions: intelligence agencies only.
+    if not (user.agency and user.agency.sees_intelligence):
+        raise NotAllowed(_("Your agency may not make transfer plans."), rule="access")
+
+
+def _owned_scenario(user: Any, scenario: Any) -> PlanningScenario:
+    """The scenario, if the actor may change it: the agency that made it, or the military command."""
+    _require_planner(user)
+    pk = getattr(scenario, "pk", scenario)
+    row = reach(PlanningScenario.objects.select_related("created_by"), user, "change", what=_("Scenario #%(id)s") % {"id": pk},
+                lock=True, pk=pk)
+    owner = row.created_by.agency_id if row.created_by_id else None
+    if owner != user.agency_id and user.agency.code not in command_agencies():
+        raise NotAllowed(_("Scenario #%(id)s is changed by the agency that made it or by the military command (%(command)s).")
+                         % {"id": row.pk, "command": ", ".join(sorted(command_agencies()))}, rule="plan_owner")
+    return row
 
 
 def _store(user: Any, sc: planner.Scenario, source: str) -> PlanningScenario:
@@ -59,13 +80,31 @@ def _store(user: Any, sc: planner.Scenario, source: str) -> PlanningScenario:
     )
 
 
-def scenario_from_registry(user: Any, *, days: int = DEFAULTS["horizon_days"], name: str = "") -> PlanningScenario:
+@action("planning.create_scenario", capability="add")
+def do_create_scenario(user: Any, source: str, *, days: int = DEFAULTS["horizon_days"], raw: bytes | str | None = None,
+                       scale: str = "small", seed: int = 1) -> PlanningScenario:
+    """A scenario from the registry's live state, from an uploaded file, or synthetic (a demo)."""
+    _require_planner(user)
+    if source == ScenarioSource.REGISTRY:
+        sc = _scenario_from_registry(user, days=days)
+    elif source == ScenarioSource.FILE:
+        if raw is None:
+            raise BadInput(_("Choose a scenario file to upload."), field="file")
+        sc = _scenario_from_file(user, raw)
+    elif source == ScenarioSource.SYNTHETIC:
+        sc = _synthetic_scenario(user, scale, seed)
+    else:
+        raise BadInput(_("The source must be registry, file or synthetic."), field="source")
+    actions.note(sc, source=sc.source, people=sc.people, sites=sc.sites, days=sc.days)
+    return sc
+
+
+def _scenario_from_registry(user: Any, *, days: int = DEFAULTS["horizon_days"], name: str = "") -> PlanningScenario:
     """Sites are the prisons and camps holding people the user may see; the receiving facility is the
     first facility of kind `receiving`. Tiers, factions, minors, households and keep-apart pairs come
     from the registry; danger, capacities and the fleet start at DEFAULTS and are edited afterwards."""
     from custody.registry.models import Facility, KeepApart, Person
 
-    _require(user, "add")
     receiving = restrict(Facility.objects.filter(kind="receiving"), user).order_by("code").first()
     if receiving is None:
         raise RuleError(_("The registry has no receiving facility; add one (kind: receiving) first."), rule="receiving")
@@ -119,47 +158,52 @@ def scenario_from_registry(user: Any, *, days: int = DEFAULTS["horizon_days"], n
     return _store(user, planner.from_dict(data), ScenarioSource.REGISTRY)
 
 
-def scenario_from_file(user: Any, raw: bytes | str) -> PlanningScenario:
-    _require(user, "add")
+def _scenario_from_file(user: Any, raw: bytes | str) -> PlanningScenario:
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RuleError(_("The file is not JSON: %(error)s") % {"error": e}, rule="schema") from e
+        raise BadInput(_("The file is not JSON: %(error)s") % {"error": e}, rule="schema", field="file") from e
     try:
         sc = planner.from_dict(data)
     except planner.ScenarioError as e:
-        raise RuleError(_("The scenario is invalid at %(path)s: %(detail)s") % {"path": e.path or "(root)", "detail": e.detail},
-                        rule="schema", field=e.path) from e
+        raise BadInput(_("The scenario is invalid at %(path)s: %(detail)s") % {"path": e.path or "(root)", "detail": e.detail},
+                       rule="schema", field=e.path) from e
     return _store(user, sc, ScenarioSource.FILE)
 
 
-def synthetic_scenario(user: Any, scale: str, seed: int) -> PlanningScenario:
-    _require(user, "add")
+def _synthetic_scenario(user: Any, scale: str, seed: int) -> PlanningScenario:
     if scale not in planner.SCALES:
-        raise RuleError(_("Unknown scale %(scale)s.") % {"scale": scale}, rule="scale")
+        raise BadInput(_("Unknown scale %(scale)s.") % {"scale": scale}, rule="scale", field="scale")
     return _store(user, planner.generate(scale, seed), ScenarioSource.SYNTHETIC)
 
 
-def edit_scenario(user: Any, scenario: PlanningScenario, changes: dict[str, Any]) -> PlanningScenario:
+def _number(changes: dict[str, Any], key: str, kind: type) -> Any:
+    try:
+        return kind(changes[key])
+    except (TypeError, ValueError) as e:
+        raise BadInput(_("%(field)s: “%(value)s” is not a number.") % {"field": key, "value": changes[key]}, field=key) from e
+
+
+@action("planning.edit_scenario", capability="change")
+def do_edit_scenario(user: Any, scenario: Any, changes: dict[str, Any]) -> PlanningScenario:
     """Edit the assumptions: tier weights, and per site the danger curve, handling, landing zone,
     round trip and road closures. Every edit is validated by the schema before it is saved."""
-    _require(user, "change")
+    scenario = _owned_scenario(user, scenario)
     data = json.loads(json.dumps(scenario.data))
     days = data["horizon_days"]
     for t in ("1", "2", "3"):
         if f"weight_{t}" in changes and changes[f"weight_{t}"] not in (None, ""):
-            data["weights"][t] = float(changes[f"weight_{t}"])
+            data["weights"][t] = _number(changes, f"weight_{t}", float)
     if changes.get("intake") not in (None, ""):
-        data["receiving"]["intake"] = [int(changes["intake"])] * days
+        data["receiving"]["intake"] = [_number(changes, "intake", int)] * days
     for site in data["sites"]:
         sid = site["id"]
         for key in ("handling", "lz_sorties", "round_trip_minutes"):
-            val = changes.get(f"{sid}:{key}")
-            if val not in (None, ""):
-                site[key] = int(val)
+            if changes.get(f"{sid}:{key}") not in (None, ""):
+                site[key] = _number(changes, f"{sid}:{key}", int)
         first, last = changes.get(f"{sid}:danger_first"), changes.get(f"{sid}:danger_last")
         if first not in (None, "") and last not in (None, ""):
-            a, b = float(first), float(last)
+            a, b = _number(changes, f"{sid}:danger_first", float), _number(changes, f"{sid}:danger_last", float)
             site["danger"] = [round(a + (b - a) * k / max(1, days - 1), 5) for k in range(days)]
         closed = changes.get(f"{sid}:road_closed")
         if closed is not None:
@@ -168,11 +212,12 @@ def edit_scenario(user: Any, scenario: PlanningScenario, changes: dict[str, Any]
     try:
         sc = planner.from_dict(data)
     except planner.ScenarioError as e:
-        raise RuleError(_("The change makes the scenario invalid at %(path)s: %(detail)s") % {"path": e.path, "detail": e.detail},
-                        rule="schema", field=e.path) from e
+        raise BadInput(_("The change makes the scenario invalid at %(path)s: %(detail)s") % {"path": e.path, "detail": e.detail},
+                       rule="schema", field=e.path) from e
     scenario.data = planner.to_dict(sc)
     scenario.digest = sc.digest()
     scenario.save(update_fields=["data", "digest"])
+    actions.note(scenario, digest=scenario.digest)
     return scenario
 
 
@@ -186,26 +231,28 @@ def _day_list(text: str, days: int, sid: str) -> set[int]:
             lo, _sep, hi = part.partition("-")
             a, b = int(lo), int(hi or lo)
         except ValueError as e:
-            raise RuleError(_("Road closures at %(site)s: %(part)s is not a day or range of days.") % {"site": sid, "part": part},
-                            rule="road", field=f"{sid}:road_closed") from e
+            raise BadInput(_("Road closures at %(site)s: %(part)s is not a day or range of days.") % {"site": sid, "part": part},
+                           rule="road", field=f"{sid}:road_closed") from e
         if not (1 <= a <= b <= days):
-            raise RuleError(_("Road closures at %(site)s: days run from 1 to %(days)d.") % {"site": sid, "days": days},
-                            rule="road", field=f"{sid}:road_closed")
+            raise BadInput(_("Road closures at %(site)s: days run from 1 to %(days)d.") % {"site": sid, "days": days},
+                           rule="road", field=f"{sid}:road_closed")
         out |= set(range(a - 1, b))
     return out
 
 
-def start_run(user: Any, scenario: PlanningScenario, *, time_limit: float = 60.0, parent: PlanRun | None = None,
-              first_day: int = 0) -> PlanRun:
-    _require(user, "change")
+@action("planning.start_run", capability="change")
+def do_start_run(user: Any, scenario: Any, *, time_limit: float = 60.0, parent: PlanRun | None = None,
+                 first_day: int = 0) -> PlanRun:
+    """Queue a solve of the scenario (the worker runs execute_run); the run is the actor's."""
+    scenario = _owned_scenario(user, scenario)
     if not 5 <= time_limit <= 900:
-        raise RuleError(_("The time limit must be between 5 and 900 seconds."), rule="time_limit", field="time_limit")
-    from custody.planning.tasks import solve_plan_run
-
+        raise BadInput(_("The time limit must be between 5 and 900 seconds."), rule="time_limit", field="time_limit")
+    from custody.planning.tasks import solve_plan_run  # noqa: PLC0415 - the task module imports this one
     run = PlanRun.objects.create(scenario=scenario, time_limit=time_limit, created_by=user, parent=parent, first_day=first_day)
     result = solve_plan_run.enqueue(run.pk)
     PlanRun.objects.filter(pk=run.pk, task_id="").update(task_id=str(result.id)[:64])
     run.refresh_from_db()
+    actions.note(run, scenario=scenario.pk, parent=parent.pk if parent else None, first_day=first_day)
     return run
 
 
@@ -245,30 +292,41 @@ def _kept_vehicles(run: PlanRun, first_day: int) -> list[planner.Vehicle]:
     return out
 
 
-def replan(user: Any, run: PlanRun, first_day: int, *, time_limit: float = 60.0) -> PlanRun:
+def _run(user: Any, run: Any) -> PlanRun:
+    pk = getattr(run, "pk", run)
+    return reach(PlanRun.objects.select_related("scenario"), user, "change", what=_("Plan #%(id)s") % {"id": pk}, pk=pk)
+
+
+@action("planning.replan", capability="change")
+def do_replan(user: Any, run: Any, first_day: int, *, time_limit: float = 60.0) -> PlanRun:
+    run = _run(user, run)
     if run.status != RunStatus.DONE:
         raise RuleError(_("Only a finished plan can be re-planned."), rule="status")
     if not 1 <= first_day < run.scenario.days:
-        raise RuleError(_("Re-plan from a day between 2 and %(days)d.") % {"days": run.scenario.days}, rule="first_day")
-    return start_run(user, run.scenario, time_limit=time_limit, parent=run, first_day=first_day)
+        raise BadInput(_("Re-plan from a day between 2 and %(days)d.") % {"days": run.scenario.days}, rule="first_day", field="from_day")
+    return do_start_run(user, run.scenario_id, time_limit=time_limit, parent=run, first_day=first_day)
 
 
-def record_outcome(user: Any, vehicle: PlannedVehicle, status: str, *, moved: list[str] | None = None, note: str = "") -> VehicleOutcome:
-    _require(user, "change")
+@action("planning.record_outcome", capability="change")
+def do_record_outcome(user: Any, vehicle: Any, status: str, *, moved: list[str] | None = None, note: str = "") -> VehicleOutcome:
+    pk = getattr(vehicle, "pk", vehicle)
+    vehicle = reach(PlannedVehicle.objects.select_related("run"), user, "change", what=_("Vehicle #%(id)s") % {"id": pk}, pk=pk)
+    _owned_scenario(user, vehicle.run.scenario_id)
     if status not in OutcomeStatus.values:
-        raise RuleError(_("Unknown outcome %(status)s.") % {"status": status}, rule="status", field="status")
+        raise BadInput(_("Unknown outcome %(status)s.") % {"status": status}, rule="status", field="status")
     moved = list(moved or [])
     if status == OutcomeStatus.PARTIAL:
         stray = [p for p in moved if p not in set(vehicle.manifest)]
         if stray:
-            raise RuleError(_("%(people)s are not on manifest %(vehicle)s.") % {"people": ", ".join(stray[:5]), "vehicle": vehicle.vehicle_id},
-                            rule="manifest", field="moved")
+            raise BadInput(_("%(people)s are not on manifest %(vehicle)s.") % {"people": ", ".join(stray[:5]), "vehicle": vehicle.vehicle_id},
+                           rule="manifest", field="moved")
     elif status == OutcomeStatus.FLOWN:
         moved = list(vehicle.manifest)
     else:
         moved = []
     outcome, _created = VehicleOutcome.objects.update_or_create(
         vehicle=vehicle, defaults={"status": status, "moved": moved, "note": note, "recorded_by": user})
+    actions.note(vehicle, status=status, moved=len(moved))
     return outcome
 
 

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from custody.core import audit
 from custody.core.access import can, get_restricted, restrict
 from custody.core.charts import bar_chart, line_chart
-from custody.core.errors import RuleError
+from custody.core.errors import BadInput, Refusal
 from custody.planning import labels, services
 from custody.planning.models import (
     OutcomeStatus,
@@ -35,8 +35,13 @@ def _ctx(**extra: Any) -> dict[str, Any]:
     return {"page_classification": CLASSIFICATION, **extra}
 
 
-def _fail(request: HttpRequest, e: RuleError) -> None:
-    messages.error(request, e.message)
+def _int(data: Any, name: str, default: int) -> int:
+    """A whole number from a form field, or BadInput naming the field."""
+    value = (data.get(name) or "").strip() or str(default)
+    try:
+        return int(float(value))
+    except ValueError as e:
+        raise BadInput(_("%(field)s: “%(value)s” is not a number.") % {"field": name, "value": value}, field=name) from e
 
 
 def plan_list(request: HttpRequest) -> HttpResponse:
@@ -44,23 +49,14 @@ def plan_list(request: HttpRequest) -> HttpResponse:
     scenarios = restrict(PlanningScenario.objects.all(), user).defer("data")[:50]
     runs = restrict(PlanRun.objects.select_related("scenario"), user).defer("scenario__data")[:50]
     if request.method == "POST":
+        upload = request.FILES.get("file")
         try:
-            kind = request.POST.get("kind")
-            if kind == "registry":
-                sc = services.scenario_from_registry(user, days=int(request.POST.get("days") or 30))
-            elif kind == "file":
-                upload = request.FILES.get("file")
-                if upload is None:
-                    raise RuleError(_("Choose a scenario file to upload."), field="file")
-                sc = services.scenario_from_file(user, upload.read())
-            elif kind == "synthetic":
-                sc = services.synthetic_scenario(user, request.POST.get("scale", "small"), int(request.POST.get("seed") or 1))
-            else:
-                raise RuleError(_("Unknown action."))
-        except (RuleError, ValueError) as e:
-            _fail(request, e if isinstance(e, RuleError) else RuleError(str(e)))
+            sc = services.do_create_scenario(user, request.POST.get("kind", ""), days=_int(request.POST, "days", 30),
+                                             raw=upload.read() if upload is not None else None,
+                                             scale=request.POST.get("scale", "small"), seed=_int(request.POST, "seed", 1))
+        except Refusal as e:
+            messages.error(request, e.message)
         else:
-            audit.record(request, "planning_scenario_create", obj=sc, source=sc.source)
             return redirect("planning:scenario_detail", pk=sc.pk)
     return render(request, "planning/plan_list.html", _ctx(
         scenarios=scenarios, runs=runs, can_change=can(user, "change") and bool(user.agency and user.agency.sees_intelligence)))
@@ -71,15 +67,13 @@ def scenario_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         try:
             if request.POST.get("action") == "plan":
-                run = services.start_run(request.user, sc, time_limit=float(request.POST.get("time_limit") or 60))
-                audit.record(request, "planning_run_start", obj=run)
+                run = services.do_start_run(request.user, sc.pk, time_limit=_int(request.POST, "time_limit", 60))
                 return redirect("planning:run_detail", pk=run.pk)
-            services.edit_scenario(request.user, sc, request.POST.dict())
-            audit.record(request, "planning_scenario_change", obj=sc)
+            services.do_edit_scenario(request.user, sc.pk, request.POST.dict())
             messages.success(request, _("Scenario saved."))
             return redirect("planning:scenario_detail", pk=sc.pk)
-        except (RuleError, ValueError) as e:
-            _fail(request, e if isinstance(e, RuleError) else RuleError(str(e)))
+        except Refusal as e:
+            messages.error(request, e.message)
     audit.record(request, "planning_scenario_view", obj=sc)
     data = services.visible_scenario(request.user, sc)
     days = data["horizon_days"]
@@ -239,19 +233,17 @@ def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         try:
             if request.POST.get("action") == "replan":
-                new = services.replan(request.user, run, int(request.POST.get("from_day") or 1) - 1,
-                                      time_limit=float(request.POST.get("time_limit") or 60))
-                audit.record(request, "planning_replan", obj=new, parent=run.pk)
+                new = services.do_replan(request.user, run.pk, _int(request.POST, "from_day", 1) - 1,
+                                         time_limit=_int(request.POST, "time_limit", 60))
                 return redirect("planning:run_detail", pk=new.pk)
             vehicle = get_restricted(PlannedVehicle.objects.filter(run=run), request.user, "change", request=request,
-                                     pk=int(request.POST.get("vehicle") or 0))
+                                     pk=_int(request.POST, "vehicle", 0))
             moved = [r.strip() for r in request.POST.get("moved", "").replace("\n", ",").split(",") if r.strip()]
-            services.record_outcome(request.user, vehicle, request.POST.get("status", ""), moved=moved,
-                                    note=request.POST.get("note", ""))
-            audit.record(request, "planning_outcome", obj=vehicle, status=request.POST.get("status", ""))
+            services.do_record_outcome(request.user, vehicle.pk, request.POST.get("status", ""), moved=moved,
+                                       note=request.POST.get("note", ""))
             return redirect(reverse("planning:run_progress", args=[run.pk]) + f"?day={vehicle.day + 1}")
-        except (RuleError, ValueError) as e:
-            _fail(request, e if isinstance(e, RuleError) else RuleError(str(e)))
+        except Refusal as e:
+            messages.error(request, e.message)
     audit.record(request, "planning_progress_view", obj=run)
     rows = []
     all_vehicles = list(PlannedVehicle.objects.filter(run=run).select_related("outcome"))

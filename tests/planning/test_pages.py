@@ -242,3 +242,25 @@ def test_replan_reads_actual_departures_from_the_custody_ledger(registry, planne
     assert sorted(kept.manifest) == sorted(left)
     # The one the ledger did not see leave is planned again later.
     assert any(stayed in v.manifest for v in PlannedVehicle.objects.filter(run=new, day__gte=1))
+
+
+def test_a_scenario_is_changed_by_the_agency_that_made_it_or_the_military_command(registry, make_user, client_for,
+                                                                                   api_for) -> None:
+    from custody.core.models import AuditEvent
+
+    cio = make_user("CIO", "analyst")
+    client_for(cio).post("/planning/", {"kind": "registry", "days": 6})
+    sc = PlanningScenario.objects.get()
+    # Another intelligence agency may read it, but not change its assumptions or plan from it.
+    fbi = make_user("FBI", "supervisor")
+    page = client_for(fbi).post(f"/planning/scenarios/{sc.pk}/", {"weight_1": "99"}, follow=True)
+    assert "changed by the agency that made it or by the military command (MIL)" in page.content.decode()
+    api = api_for(fbi).post(f"/api/planning/scenarios/{sc.pk}/plan/", {"time_limit": 20}, format="json")
+    assert api.status_code == 403 and api.json()["rule"] == "plan_owner"
+    sc.refresh_from_db()
+    assert sc.data["weights"]["1"] != 99 and not PlanRun.objects.exists()
+    assert AuditEvent.objects.filter(action__startswith="planning.", outcome="denied", user=fbi).count() == 2
+    # Its maker and the military command may.
+    assert client_for(cio).post(f"/planning/scenarios/{sc.pk}/", {"weight_1": "11"}).status_code == 302
+    assert api_for(make_user("MIL", "clerk")).post(f"/api/planning/scenarios/{sc.pk}/plan/", {"time_limit": 20},
+                                                   format="json").status_code == 202
