@@ -142,12 +142,16 @@ def get_restricted(
 ) -> Any:
     """One row or Http404 — the same answer whether the row is absent or not allowed, so nothing
     leaks; a refusal of an existing row is audited as denied."""
+    from django.core.exceptions import ValidationError
     from django.http import Http404
 
     from custody.core import audit
 
     try:
         return restrict(queryset, user, action).get(**lookup)
+    except (ValueError, TypeError, ValidationError) as exc:
+        # A key of the wrong type ("0b…" for a number) names no row: absent, not a 500 (issue 14).
+        raise Http404("not found") from exc
     except queryset.model.DoesNotExist as exc:
         if queryset.filter(**lookup).exists():
             audit.record(

@@ -555,3 +555,10 @@ def test_text_no_database_stores_is_refused_naming_the_field(world: Any, make_us
     for body in ("true", "null", "[1, 2]", '"text"', "7"):
         r = api.post("/api/ledger/roll-calls/", body, content_type="application/json")
         assert r.status_code == 400 and "JSON object" in r.json()["detail"], (body, r.content[:200])
+
+
+def test_a_key_of_the_wrong_type_is_absent_not_an_error(world: Any, make_user: Any, api_for: Any) -> None:
+    api = api_for(make_user("IRQ", "supervisor"))
+    for url in ("/api/planning/scenarios/0b%F0%AB%8D%9A/plan/", "/api/planning/scenarios/abc/plan/"):
+        r = api.post(url, {}, format="json")
+        assert r.status_code == 404, (url, r.status_code, r.content[:200])
