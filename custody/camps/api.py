@@ -24,6 +24,7 @@ from custody.core import audit
 from custody.core.access import can, get_restricted, restrict
 from custody.core.api import RestrictedModelViewSet, RestrictedViewSetMixin
 from custody.core.errors import RuleError
+from custody.core.pagination import date_param, parse_day
 from custody.registry.models import Facility, FacilityKind, Household, Person, PopulationGroup, Relation
 
 
@@ -274,13 +275,10 @@ class ChildrenViewSet(AttributedViewSet):
         if not can(request.user, "protection"):
             audit.record(request, "children_read", object_type="camps.children", outcome="denied", via="api")
             return Response({"detail": "Children's records are visible only to users with a protection purpose."}, status=403)
-        from django.utils.dateparse import parse_date
-
         p = request.query_params
-        start = parse_date(p.get("from", "")) if p.get("from") else _today()
-        end = parse_date(p.get("to", "")) if p.get("to") else _today() + timedelta(days=365)
-        if start is None or end is None:
-            return Response({"detail": "from and to must be dates (YYYY-MM-DD)."}, status=400)
+        # A malformed or impossible date (2024-13-01) is a 400 naming `from` or `to`.
+        start = date_param(request, "from", default=_today())
+        end = date_param(request, "to", default=_today() + timedelta(days=365))
         camp = None
         if p.get("camp"):
             camp = get_restricted(Facility.objects.filter(kind=FacilityKind.CAMP), request.user, request=request, code=p["camp"])
@@ -331,11 +329,9 @@ class FlagViewSet(RestrictedModelViewSet):
 
 
 def _parse_day(value: Any) -> date | None:
-    from django.utils.dateparse import parse_date
-
     if not value:
         return None
-    day = parse_date(str(value))
+    day = parse_day(value)  # None for 2024-13-01 too, which parse_date raised on (a 500)
     if day is None:
         raise RuleError(f"“{value}” is not a date (use YYYY-MM-DD).", field="raised_on")
     return day

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.http import FileResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
@@ -28,6 +27,7 @@ from custody.core import audit
 from custody.core.access import can, get_restricted
 from custody.core.api import RestrictedModelViewSet, RestrictedReadOnlyViewSet
 from custody.core.errors import RuleError
+from custody.core.pagination import parse_day
 
 
 def refused(exc: RuleError, status: int = 400) -> Response:
@@ -86,7 +86,7 @@ class MeetingViewSet(RestrictedModelViewSet):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         d = request.data
         try:
-            held_on = parse_date(str(d.get("held_on", ""))) or timezone.localdate()
+            held_on = parse_day(str(d.get("held_on", ""))) or timezone.localdate()
             m = services.create_meeting(request.user, held_on, str(d.get("title", "")), list(d.get("attendees", [])),
                                         notes=str(d.get("notes", "")), classification=int(d.get("classification", 1)),
                                         releasable_to=list(d.get("releasable_to", [])))
@@ -116,7 +116,7 @@ class MeetingViewSet(RestrictedModelViewSet):
         meeting = self.get_object()
         d = request.data
         try:
-            due = parse_date(str(d.get("due_on", "")))
+            due = parse_day(str(d.get("due_on", "")))
             if due is None:
                 raise RuleError(f"due_on: “{d.get('due_on', '')}” is not a date (use YYYY-MM-DD).", field="due_on")
             decision = None
@@ -179,7 +179,7 @@ class IncidentViewSet(RestrictedModelViewSet):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         d = request.data
         try:
-            day = parse_date(str(d.get("occurred_on", "")))
+            day = parse_day(str(d.get("occurred_on", "")))
             if day is None:
                 raise RuleError(f"occurred_on: “{d.get('occurred_on', '')}” is not a date (use YYYY-MM-DD).", field="occurred_on")
             i = services.record_incident(request.user, str(d.get("site", "")), day, str(d.get("kind", "")), int(d.get("severity", 0)),
@@ -211,7 +211,7 @@ class DangerViewSet(RestrictedModelViewSet):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         d = request.data
         try:
-            day = parse_date(str(d.get("as_of", ""))) or timezone.localdate()
+            day = parse_day(str(d.get("as_of", ""))) or timezone.localdate()
             e = services.set_danger_estimate(request.user, str(d.get("site", "")), day, float(d.get("probability", "nan")),
                                              rationale=str(d.get("rationale", "")))
         except ValueError:
@@ -229,7 +229,7 @@ class DangerViewSet(RestrictedModelViewSet):
         if not can(request.user, "intelligence"):
             return Response({"detail": "Danger estimates are intelligence assessments."}, status=403)
         p = request.query_params
-        start = parse_date(p.get("start", "")) or timezone.localdate()
+        start = parse_day(p.get("start", "")) or timezone.localdate()
         try:
             days = int(p.get("days", "30"))
             codes = [c for c in p.get("sites", "").split(",") if c]
@@ -261,7 +261,7 @@ class SitRepViewSet(RestrictedReadOnlyViewSet):
     @action(detail=False, methods=["post"])
     def generate(self, request: Request) -> Response:
         d = {**request.query_params.dict(), **(request.data if isinstance(request.data, dict) else {})}
-        day = parse_date(str(d.get("date", ""))) if d.get("date") else timezone.localdate()
+        day = parse_day(str(d.get("date", ""))) if d.get("date") else timezone.localdate()
         if day is None:
             return Response({"detail": f"date: “{d.get('date')}” is not a date (use YYYY-MM-DD).", "field": "date"}, status=400)
         audience = str(d.get("audience") or (request.user.agency.code if request.user.agency_id else ""))
