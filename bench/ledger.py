@@ -216,9 +216,15 @@ def db_bench(vendor: str, people: int, single: int) -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
             conn.execute(f'CREATE DATABASE "{name}"')
         url = f"postgres://postgres@127.0.0.1:5432/{name}"
-    env = {**os.environ, "DATABASE_URL": url, "CUSTODY_VAR_DIR": str(tmp), "DJANGO_SETTINGS_MODULE": "custody.settings"}
+    # As deployed: the signing key outside the data directory, encrypted with a passphrase (issue 14).
+    keys = Path(tempfile.mkdtemp(prefix="ledger-bench-keys-"))
+    env = {**os.environ, "DATABASE_URL": url, "CUSTODY_VAR_DIR": str(tmp / "var"), "DJANGO_SETTINGS_MODULE": "custody.settings",
+           "CUSTODY_LEDGER_KEY_FILE": str(keys / "ledger.pem"), "CUSTODY_LEDGER_WITNESS_FILE": str(keys / "witness.jsonl"),
+           "CUSTODY_LEDGER_KEY_PASSPHRASE": "bench passphrase, not a secret"}
     root = Path(__file__).resolve().parents[1]
     subprocess.run([sys.executable, "-m", "custody", "migrate", "-v", "0"], env=env, cwd=root, check=True)
+    subprocess.run([sys.executable, "-m", "custody", "ledger", "keygen"], env=env, cwd=root, check=True,
+                   stdout=subprocess.DEVNULL)
     subprocess.run([sys.executable, __file__, "--db-child", "--people", str(people), "--single", str(single)],
                    env=env, cwd=root, check=True)
     if vendor == "postgres":

@@ -259,3 +259,9 @@ LEDGER_VERIFY_HOURS = int(os.environ.get("CUSTODY_LEDGER_VERIFY_HOURS", 24))
 # the events and their tree nodes, so that a killed server is sure to die at the worst moment. 0 in use.
 LEDGER_FAULT_PAUSE_SECONDS = float(os.environ.get("CUSTODY_LEDGER_FAULT_PAUSE_SECONDS", 0))
 LEDGER_KEY_FILE = Path(os.environ.get("CUSTODY_LEDGER_KEY_FILE", VAR_DIR / "ledger-signing-key.pem"))
+# Outside demo/test mode the key and the witness file must lie outside VAR_DIR and the database's
+# directory, the key encrypted with a passphrase given at start (CUSTODY_LEDGER_KEY_PASSPHRASE or this
+# file): custody/ledger/signing.py, decisions/0032-witnessed-checkpoints.md.
+LEDGER_KEY_PASSPHRASE_FILE = os.environ.get("CUSTODY_LEDGER_KEY_PASSPHRASE_FILE", "")
+LEDGER_SIGNER = os.environ.get("CUSTODY_LEDGER_SIGNER", "file")  # 'file'; PKCS#11 is the documented next
+LEDGER_WITNESS_FILE = os.environ.get("CUSTODY_LEDGER_WITNESS_FILE", str(VAR_DIR / "ledger-witness.jsonl"))

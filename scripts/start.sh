@@ -5,6 +5,13 @@ cd "$(dirname "$0")/.."
 bash scripts/system-packages.sh
 bash scripts/python-env.sh
 export CUSTODY_DEMO=1 CUSTODY_VAR_DIR="${CUSTODY_VAR_DIR:-$PWD/var}"
+# The ledger's signing key is encrypted with a passphrase given at start (docs/ledger.md, "Key custody").
+# The demo makes one on first start; a deployment keeps key and passphrase outside the data directory.
+export CUSTODY_LEDGER_KEY_PASSPHRASE_FILE="${CUSTODY_LEDGER_KEY_PASSPHRASE_FILE:-$CUSTODY_VAR_DIR/demo-ledger-key.passphrase}"
+if [[ ! -s "$CUSTODY_LEDGER_KEY_PASSPHRASE_FILE" ]]; then
+  mkdir -p "$(dirname "$CUSTODY_LEDGER_KEY_PASSPHRASE_FILE")"
+  (umask 077; head -c 24 /dev/urandom | base64 >"$CUSTODY_LEDGER_KEY_PASSPHRASE_FILE")
+fi
 PORT="${PORT:-8000}"
 C=.venv/bin/custody
 $C migrate -v0

@@ -379,4 +379,7 @@ def register(router: Any) -> None:
     router.register("ledger/files", EventFileViewSet, basename="ledger-file")
     router.register("ledger/discrepancies", DiscrepancyViewSet, basename="ledger-discrepancy")
     router.register("ledger/handovers", HandoverViewSet, basename="ledger-handover")
+    from .witness_api import register as register_witness  # partner witnesses (issue 14)
+
+    register_witness(router)
     router.register("ledger", LedgerViewSet, basename="ledger")

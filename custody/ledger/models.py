@@ -21,6 +21,7 @@ from custody.registry.models import CustodyStatus
 
 APPEND_ONLY_TABLES = (
     "ledger_ledgerevent", "ledger_treenode", "ledger_signedcheckpoint", "ledger_eventfile", "ledger_eventattachment",
+    "ledger_witnesscosignature",
 )
 
 
@@ -135,6 +136,35 @@ class SignedCheckpoint(AppendOnly):
 
     def __str__(self) -> str:
         return f"checkpoint {self.tree_size} at {self.timestamp}"
+
+
+class WitnessCosignature(AppendOnly):
+    """A partner agency's countersignature of one of our checkpoints (`POST /api/ledger/witness/`,
+    `custody ledger witness --cosign-key`): its Ed25519 signature over the checkpoint's text, checked on
+    receipt. The partner keeps the checkpoint in its own witness file; this row is our copy of its word."""
+
+    tree_size = models.BigIntegerField(_("events covered"), db_index=True)
+    root_hash = models.BinaryField(max_length=32)
+    checkpoint_timestamp = models.CharField(_("checkpoint signed at"), max_length=32)
+    witness = models.CharField(_("witness"), max_length=100)
+    agency = models.ForeignKey("accounts.Agency", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    key_id = models.CharField(_("witness key id"), max_length=16)
+    public_key = models.BinaryField(max_length=32)
+    timestamp = models.CharField(_("countersigned at"), max_length=32)
+    signature = models.BinaryField(max_length=64)
+    received_at = models.DateTimeField(default=timezone.now)
+    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+")
+
+    ACCESS_EXEMPT = "public commitments: countersignatures of checkpoints partners already hold"
+
+    class Meta:
+        ordering = ["tree_size", "id"]
+        verbose_name = _("witness countersignature")
+        constraints = [models.UniqueConstraint(fields=["tree_size", "key_id"], name="ledger_one_cosignature_per_key")]
+
+    def __str__(self) -> str:
+        return f"{self.witness} countersigned checkpoint {self.tree_size}"
 
 
 def _event_file_path(instance: EventFile, filename: str) -> str:

@@ -1,5 +1,6 @@
-"""The ledger's periodic duties run without anyone opening a page: events left unsigned for M minutes
-get a checkpoint, and an overdue manifest raises a discrepancy — through the CLI and the real worker."""
+"""The ledger's periodic duties run without anyone opening a page: an overdue manifest raises a
+discrepancy, and events left unsigned for M minutes would get a checkpoint — through the CLI and the real
+worker. Since issue 14 every append ends signed, so the worker finds nothing left to sign."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def cli(*args: str) -> str:
     return out.getvalue()
 
 
-def test_unsigned_events_are_signed_after_m_minutes_and_overdue_manifests_raised(
+def test_appends_leave_nothing_unsigned_and_overdue_manifests_are_raised(
     world: dict[str, Any], person_factory: Any, settings: Any
 ) -> None:
     from custody.ledger.models import Discrepancy, LedgerHead, SignedCheckpoint
@@ -29,19 +30,20 @@ def test_unsigned_events_are_signed_after_m_minutes_and_overdue_manifests_raised
 
     settings.LEDGER_CHECKPOINT_MINUTES = 10
     p, q = person_factory(), person_factory()
-    record_event(EventSpec("intake", p, at(0), facility=world["prison"]))  # the first append signs
+    record_event(EventSpec("intake", p, at(0), facility=world["prison"]))
     record_event(EventSpec("intake", q, at(1), facility=world["prison"]))
     record_event(EventSpec("manifested", q, at(2), manifest="M-3", to_facility=world["biap"],
                            expected_arrival=at(60)))
-    assert SignedCheckpoint.objects.order_by("-tree_size").first().tree_size == 1
+    # Each append ended signed, within M minutes of the one before (the old rule left two unsigned).
+    assert list(SignedCheckpoint.objects.values_list("tree_size", flat=True)) == [1, 2, 3]
     assert not Discrepancy.objects.exists()
 
-    # Within M minutes of the last checkpoint nothing is due; the overdue manifest is raised anyway.
+    # Nothing is due; the overdue manifest is raised anyway.
     assert cli("housekeeping") == "no checkpoint due; 1 discrepancies raised\n"
     assert Discrepancy.objects.get().manifest == "M-3"
 
-    settings.LEDGER_CHECKPOINT_MINUTES = 0  # M minutes have passed
-    assert cli("housekeeping") == "checkpoint signed at 3 events; 0 discrepancies raised\n"
+    settings.LEDGER_CHECKPOINT_MINUTES = 0  # M minutes have passed: still nothing unsigned
+    assert cli("housekeeping") == "no checkpoint due; 0 discrepancies raised\n"
     assert LedgerHead.objects.get(pk=1).last_checkpoint_size == 3
     assert cli("housekeeping") == "no checkpoint due; 0 discrepancies raised\n"
     assert cli("verify").startswith("OK: 3 events")
@@ -65,11 +67,11 @@ def test_schedule_starts_one_chain_and_the_real_worker_runs_and_renews_it(live_d
                 "--as", "sdf.clerk.a")
     assert custody("ledger", "schedule").startswith("started: task ")
     assert custody("ledger", "schedule").startswith("already scheduled: task ")
-    # M minutes have passed (M = 0 for the worker): its run signs the two events the appends left.
+    # M minutes have passed (M = 0 for the worker): its run finds nothing unsigned, every append ended signed.
     custody("db_worker", "--batch", "--no-startup-delay", "--no-reload", CUSTODY_LEDGER_CHECKPOINT_MINUTES="0")
     state = json.loads(custody("shell", "-c", SHOW_STATE).strip().splitlines()[-1])
     assert sorted(state["runs"]) == ["READY", "SUCCESSFUL"]
-    assert state["returned"]["checkpoint"] == 3
+    assert state["returned"]["checkpoint"] is None
     assert state["next_run_in_future"] is True
     assert state["latest_checkpoint"] == 3
     assert custody("ledger", "verify").startswith("OK: 3 events")

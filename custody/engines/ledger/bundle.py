@@ -29,12 +29,12 @@ from hashlib import sha256
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .canonical import CanonicalJSONError, canonical_json
 from .checkpoint import (
     Checkpoint,
     CheckpointError,
+    Signer,
     b64,
     format_time,
     key_id,
@@ -53,7 +53,7 @@ def build_bundle(
     events: Sequence[tuple[int, Mapping[str, Any]]],
     tree: NodeSource,
     checkpoint: Checkpoint,
-    private_key: Ed25519PrivateKey,
+    private_key: Signer,
     subject: Mapping[str, Any],
     created_at: datetime | None = None,
 ) -> bytes:

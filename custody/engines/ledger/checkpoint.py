@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -34,6 +35,16 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 class CheckpointError(ValueError):
     pass
+
+
+class Signer(Protocol):
+    """What signs checkpoints and bundles: an Ed25519 key in this process (custody.ledger.signing's
+    file signer; an Ed25519PrivateKey itself fits) or, next, a key that never leaves a hardware
+    module (PKCS#11: decisions/0032-witnessed-checkpoints.md). Only these two operations are needed."""
+
+    def public_key(self) -> Ed25519PublicKey: ...
+
+    def sign(self, data: bytes) -> bytes: ...
 
 
 def b64(data: bytes) -> str:
@@ -182,7 +193,7 @@ def checkpoint_body(origin: str, tree_size: int, root_hash: bytes, timestamp: st
 
 
 def sign_checkpoint(
-    key: Ed25519PrivateKey, origin: str, tree_size: int, root_hash: bytes, moment: datetime | None = None
+    key: Signer, origin: str, tree_size: int, root_hash: bytes, moment: datetime | None = None
 ) -> Checkpoint:
     timestamp = format_time(moment or datetime.now(UTC))
     body = checkpoint_body(origin, tree_size, root_hash, timestamp)

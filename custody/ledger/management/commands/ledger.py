@@ -1,6 +1,6 @@
 """`custody ledger <subcommand>`: verify, verify-bundle, rebuild, export-bundle, record, checkpoint,
 reconcile, roll-call, handover-start, handover-confirm, resolve, delegate, revoke-delegation,
-delegations, proof, public-key.
+delegations, proof, public-key, keygen, key-encrypt, witness.
 
 Every subcommand that changes custody records acts as a named user (`--as USER`, `--user USER` or
 $CUSTODY_USER) through one action of custody.ledger.services, with that user's capabilities and under
@@ -35,6 +35,9 @@ class Command(CustodyCommand):
         v.add_argument("--threads", type=int, default=default_threads(),
                        help="threads for hashing the tree (default: one per core, at most 8)")
         v.add_argument("--user", help="username the recorded run is attributed to")
+        v.add_argument("--witness", action="append", default=[], metavar="FILE",
+                       help="a witness file (JSON lines of checkpoints, ours or a partner's): prove the log extends "
+                            "every checkpoint in it (repeatable)")
         vb = sub.add_parser("verify-bundle", help="verify a handover bundle offline (no database)")
         vb.add_argument("file")
         vb.add_argument("--key-id", action="append", help="the log key id you trust (from the operator, out of band)")
@@ -109,6 +112,21 @@ class Command(CustodyCommand):
         p = sub.add_parser("proof", help="print an event's inclusion proof against the latest checkpoint")
         p.add_argument("seq", type=int)
         sub.add_parser("public-key", help="print the log's public key and key id (give partners the key id)")
+        kg = sub.add_parser("keygen", help="create the log's signing key, encrypted with the passphrase from "
+                                           "CUSTODY_LEDGER_KEY_PASSPHRASE(_FILE); refused where a key exists")
+        kg.add_argument("--out", help="key file (default: LEDGER_KEY_FILE)")
+        ke = sub.add_parser("key-encrypt", help="encrypt an existing unencrypted signing key in place (same key)")
+        ke.add_argument("--key", help="key file (default: LEDGER_KEY_FILE)")
+        w = sub.add_parser("witness", help="keep the log's checkpoints in a witness file: fetch the latest with a "
+                                           "consistency proof from the last one kept, check both, append")
+        w.add_argument("file", help="the witness file (JSON lines; created on first use)")
+        w.add_argument("--url", help="the Custody server (https://...); without it, the local database")
+        w.add_argument("--token", help="API bearer token of the witnessing agency's account (or CUSTODY_WITNESS_TOKEN)")
+        w.add_argument("--key-id", help="the log's key id, received out of band (required for the first checkpoint)")
+        w.add_argument("--cosign-key", metavar="PEM", help="your Ed25519 key: countersign the checkpoint and send the "
+                                                          "countersignature back (passphrase in CUSTODY_WITNESS_KEY_PASSPHRASE)")
+        w.add_argument("--name", default="", help="the witness's name in its countersignature (default: the agency or host)")
+        w.add_argument("--user", help="the local user the countersignature is recorded for (without --url)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         sub = opts["sub"].replace("-", "_")
@@ -141,16 +159,31 @@ class Command(CustodyCommand):
         with console.status("verifying") as status:
             # Recorded like a run from the page, so the overview shows when the log was last verified.
             run = verify_now(self._user(opts["user"]) if opts["user"] else None, "cli",
-                             progress=lambda m: status.update(m), threads=opts["threads"])
+                             progress=lambda m: status.update(m), threads=opts["threads"],
+                             witnesses=self._witnesses(opts["witness"]))
         if run.status == "ok":
             self.stdout.write(f"OK: {run.size} events, every leaf, node and {run.checkpoints} signed checkpoints verified;"
                               " the stored projection equals the log's replay")
+            for name in opts["witness"]:
+                self.stdout.write(f"OK: the log extends every checkpoint in {name}")
             return
         self.stdout.write(f"FAILED: first event that does not fit: #{run.first_bad_event}"
                           if run.first_bad_event is not None else "FAILED")
         for p in run.problems:
             self.stdout.write(f"  [{p['kind']}] {p['message']}")
         sys.exit(1)
+
+    @staticmethod
+    def _witnesses(names: list[str]) -> list[Any]:
+        from custody.ledger.integrity import Witness
+
+        out = []
+        for name in names:
+            try:
+                out.append(Witness(name, Path(name).read_bytes()))
+            except OSError as exc:
+                raise CommandError(f"cannot read the witness file {name}: {exc.strerror}") from exc
+        return out
 
     def do_rebuild(self, opts: dict[str, Any]) -> None:
         from custody.ledger.services import rebuild_projection
@@ -345,3 +378,102 @@ class Command(CustodyCommand):
         from custody.ledger.services import public_key_id, signing_key
 
         self.stdout.write(f"key id {public_key_id()}\npublic key (base64, raw Ed25519) {b64(public_raw(signing_key().public_key()))}")
+
+    # -- signing key and witnesses
+
+    def do_keygen(self, opts: dict[str, Any]) -> None:
+        from django.conf import settings
+
+        from custody.ledger.signing import SigningKeyError, create_key, passphrase
+
+        path = Path(opts["out"] or settings.LEDGER_KEY_FILE)
+        try:
+            kid = create_key(path, passphrase())
+        except SigningKeyError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"created {path}: key id {kid} (give partners this key id; keep the passphrase apart "
+                          "from the key)")
+
+    def do_key_encrypt(self, opts: dict[str, Any]) -> None:
+        from django.conf import settings
+
+        from custody.ledger.signing import SigningKeyError, encrypt_key, passphrase
+
+        path = Path(opts["key"] or settings.LEDGER_KEY_FILE)
+        secret = passphrase()
+        if not secret:
+            raise CommandError("give the passphrase in CUSTODY_LEDGER_KEY_PASSPHRASE or CUSTODY_LEDGER_KEY_PASSPHRASE_FILE")
+        try:
+            kid = encrypt_key(path, secret)
+        except (SigningKeyError, OSError, ValueError) as exc:
+            raise CommandError(f"{path}: {exc}") from exc
+        self.stdout.write(f"encrypted {path}: key id {kid}, unchanged")
+
+    def do_witness(self, opts: dict[str, Any]) -> None:
+        import os
+        import socket
+        import urllib.error
+
+        from custody.core.errors import RuleError
+        from custody.ledger import witnessing
+
+        path = Path(opts["file"])
+        try:
+            last = witnessing.last_kept(path)
+        except witnessing.WitnessRefused as exc:
+            raise CommandError(f"{path}: {exc}") from exc
+        from_size = last.tree_size if last else None
+        token = opts["token"] or os.environ.get("CUSTODY_WITNESS_TOKEN", "")
+        try:
+            if opts["url"]:
+                offered = witnessing.fetch_offer(opts["url"], token, from_size)
+            else:
+                offered = witnessing.offer(from_size)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise CommandError(f"cannot fetch the checkpoint from {opts['url']}: {exc}") from exc
+        except RuleError as exc:
+            raise CommandError(exc.message) from exc
+        cosigner = self._cosigner(opts["cosign_key"]) if opts["cosign_key"] else None
+        user = self._user(opts["user"]) if opts["user"] else None
+        name = opts["name"] or (user.agency.code if user is not None and user.agency else socket.gethostname())
+        try:
+            kept = witnessing.keep(path, offered, pinned_key_id=opts["key_id"], witness_name=name, cosigner=cosigner)
+        except witnessing.WitnessRefused as exc:
+            self.stdout.write(f"REFUSED: {exc}")
+            sys.exit(1)
+        if not kept.appended:
+            self.stdout.write(f"nothing new: the log is still at the checkpoint kept at {kept.checkpoint.tree_size} events")
+            return
+        since = f" (consistent with the one kept at {kept.previous_size})" if kept.previous_size is not None else ""
+        self.stdout.write(f"kept checkpoint at {kept.checkpoint.tree_size} events, signed {kept.checkpoint.timestamp}"
+                          f"{since} in {path}")
+        if kept.cosignature is None:
+            return
+        payload = witnessing.cosignature_payload(kept)
+        if opts["url"]:
+            try:
+                witnessing.post_cosignature(opts["url"], token, payload)
+            except (urllib.error.URLError, OSError) as exc:
+                raise CommandError(f"the countersignature is in {path} but could not be sent: {exc}") from exc
+        else:
+            try:
+                witnessing.receive_cosignature(payload, user=user)
+            except RuleError as exc:
+                raise CommandError(exc.message) from exc
+        self.stdout.write(f"countersigned as {name} (key {kept.cosignature.key_id}) and sent")
+
+    @staticmethod
+    def _cosigner(pem: str) -> Any:
+        import os
+
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        secret = os.environ.get("CUSTODY_WITNESS_KEY_PASSPHRASE")
+        try:
+            key = serialization.load_pem_private_key(Path(pem).read_bytes(), password=secret.encode() if secret else None)
+        except (OSError, ValueError, TypeError) as exc:
+            raise CommandError(f"cannot open the countersigning key {pem}: {exc}") from exc
+        if not isinstance(key, Ed25519PrivateKey):
+            raise CommandError(f"{pem} does not hold an Ed25519 private key")
+        return key
