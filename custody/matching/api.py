@@ -16,7 +16,8 @@ from custody.core import audit
 from custody.core.access import can
 from custody.core.api import CustodyPermission, RestrictedReadOnlyViewSet
 from custody.matching import services
-from custody.matching.models import CandidatePair, Decision, Merge, ReferenceEntry
+from custody.matching.labels import localise_reasons
+from custody.matching.models import CandidatePair, Decision, LinkageRun, Merge, ReferenceEntry
 
 
 class PairSerializer(serializers.ModelSerializer):
@@ -29,7 +30,13 @@ class PairSerializer(serializers.ModelSerializer):
     class Meta:
         model = CandidatePair
         fields = ["id", "person_a", "name_a", "person_b", "name_b", "weight", "probability", "status", "found_by",
-                  "explanation", "decisions", "created_at", "updated_at"]
+                  "outcome", "stakes", "reasons", "reasons_local", "explanation", "decisions", "run", "created_at",
+                  "updated_at"]
+
+    reasons_local = serializers.SerializerMethodField()
+
+    def get_reasons_local(self, obj: CandidatePair) -> list[dict[str, str]]:
+        return localise_reasons(obj.reasons or [])
 
     def get_decisions(self, obj: CandidatePair) -> list[dict[str, Any]]:
         return [{"decision": d.decision, "user": d.user.username, "decided_at": d.decided_at, "weight": d.weight,
@@ -49,12 +56,26 @@ class MergeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Merge
-        fields = ["id", "survivor", "merged", "pair", "automatic", "user", "created_at", "undone_at", "undone_by",
-                  "undo_reason"]
+        fields = ["id", "survivor", "merged", "pair", "automatic", "run", "reasons", "user", "created_at", "undone_at",
+                  "undone_by", "undo_reason"]
 
 
 class UndoIn(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
+
+
+class RunSerializer(serializers.ModelSerializer):
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    undone_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = LinkageRun
+        fields = ["id", "created_at", "user", "records", "candidate_pairs", "threshold", "review_threshold", "merged",
+                  "queued", "kept_apart", "summary", "undone_at", "undone_by", "undo_reason"]
+
+
+class ScanIn(serializers.Serializer):
+    dry_run = serializers.BooleanField(default=False)
 
 
 class CheckIn(serializers.Serializer):
@@ -119,6 +140,34 @@ class MergeViewSet(RestrictedReadOnlyViewSet):
         return Response(MergeSerializer(merge).data)
 
 
+class RunViewSet(RestrictedReadOnlyViewSet):
+    """Scans (matching.scan): list and read them; POST runs one (`dry_run: true` lists what would be merged
+    and queued, with the reasons, and changes nothing); POST .../undo/ undoes every merge of one."""
+
+    queryset = LinkageRun.objects.select_related("user", "undone_by")
+    serializer_class = RunSerializer
+    permission_classes = [CustodyPermission]
+
+    @extend_schema(request=ScanIn, responses=RunSerializer)
+    def create(self, request: Request) -> Response:
+        data = ScanIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = services.do_scan(request.user, dry_run=data.validated_data["dry_run"])
+        body: dict[str, Any] = {"dry_run": report.dry_run, **report.summary(),
+                                "merges": [vars(m) for m in report.merges], "queue": [vars(q) for q in report.queue]}
+        if report.run is not None:
+            body["run"] = RunSerializer(report.run).data
+        return Response(body, status=status.HTTP_200_OK if report.dry_run else status.HTTP_201_CREATED)
+
+    @extend_schema(request=UndoIn, responses=RunSerializer)
+    @action(detail=True, methods=["post"])
+    def undo(self, request: Request, pk: str | None = None) -> Response:
+        data = UndoIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = services.do_undo_run(request.user, pk, reason=data.validated_data["reason"])
+        return Response(RunSerializer(run).data)
+
+
 class ReferenceEntryViewSet(RestrictedReadOnlyViewSet):
     queryset = ReferenceEntry.objects.select_related("ref_list")
     serializer_class = ReferenceEntrySerializer
@@ -151,5 +200,6 @@ class CheckViewSet(viewsets.ViewSet):
 def register(router: Any) -> None:
     router.register("matching/pairs", CandidatePairViewSet, basename="matching-pair")
     router.register("matching/merges", MergeViewSet, basename="matching-merge")
+    router.register("matching/runs", RunViewSet, basename="matching-run")
     router.register("matching/reference-entries", ReferenceEntryViewSet, basename="matching-reference-entry")
     router.register("matching/check", CheckViewSet, basename="matching-check")

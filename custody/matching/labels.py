@@ -64,3 +64,51 @@ def weight_words(weight: float) -> str:
     if weight >= 0:
         return gettext("uncertain: needs a decision")
     return gettext("evidence of different people")
+
+
+# The merge policy's reasons (custody.engines.linkage.policy.REASON_TEXT) and the app's own
+# (services.APP_REASON_TEXT), by code, with the same named values.
+REASON_LABELS = {
+    "sex_differs": _("recorded sex differs (%(a)s / %(b)s)"),
+    "same_household": _("same household (%(household)s)"),
+    "family_link": _("recorded family link (%(relation)s)"),
+    "birth_dates_differ": _("exact birth dates differ (%(a)s / %(b)s)"),
+    "simultaneous_custody": _("held in two places at the same time (%(a_facility)s and %(b_facility)s from %(since)s)"),
+    "keep_apart": _("a keep-apart pair (or decided: different people)"),
+    "shared_identifier": _("same %(kind)s issued by %(authority)s: %(value)s"),
+    "biometric_match": _("%(modality)s 1:1 match at the verification operating point (%(score)s ≥ %(threshold)s)"),
+    "biometric_no_match": _("%(modality)s 1:1 verification did not match (%(score)s < %(threshold)s)"),
+    "names_only": _("nothing beyond names supports a merge: names alone never merge"),
+    "names_weak": _("names are in the review band only (weight %(weight)s)"),
+    "names_disagree": _("names disagree (weight %(weight)s) and nothing beyond names links the records"),
+    "identifier_names_disagree": _("an identifier is shared but the names disagree (weight %(weight)s): a mistyped number?"),
+    "chain": _("would put %(x)s and %(y)s in one cluster, and %(x)s–%(y)s is not a merge on its own (%(state)s)"),
+    "names_agree": _("names agree (weight %(weight)s)"),
+    "two_custodians": _("held by two authorities (%(a)s and %(b)s): both, or the working group's adjudicator, must agree"),
+    "both_held": _("both records are counted in custody now: a merge changes a headcount"),
+    "custody_history": _("only one record is in custody: a merge gives the other its custody history"),
+    "risk_tier": _("risk tier %(tier)s"),
+    "decided_same": _("decided the same person by %(user)s"),
+    "needs_consent": _("held by two authorities: a merge needs both, or the working group's adjudicator; never automatic"),
+    "undone_before": _("an automatic merge of this pair was undone: a person decides"),
+}
+REASON_KINDS = {
+    "against": _("against"), "for": _("for"), "doubt": _("doubt"), "names": _("names"), "stakes": _("at stake"),
+}
+
+
+def reason_label(reason: dict[str, Any]) -> str:
+    """One stored reason ({code, kind, params, text}) in the user's language; the stored English text
+    when the code is unknown (a newer engine)."""
+    label = REASON_LABELS.get(reason.get("code", ""))
+    if label is None:
+        return str(reason.get("text", reason.get("code", "")))
+    try:
+        return str(label) % {k: str(v) for k, v in (reason.get("params") or {}).items()}
+    except (KeyError, ValueError, TypeError):
+        return str(reason.get("text", ""))
+
+
+def localise_reasons(reasons: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [{"kind": r.get("kind", ""), "kind_local": str(REASON_KINDS.get(r.get("kind", ""), r.get("kind", ""))),
+             "text": reason_label(r), "code": r.get("code", "")} for r in reasons]

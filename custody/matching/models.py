@@ -28,6 +28,7 @@ class PairStatus(models.TextChoices):
     DIFFERENT = "different", _("decided: different people")
     UNSURE = "unsure", _("decided: unsure")
     AUTO = "auto", _("merged automatically")
+    KEPT_APART = "kept_apart", _("kept apart: evidence against")
 
 
 @track
@@ -41,6 +42,13 @@ class CandidatePair(models.Model):
     explanation = models.JSONField(_("explanation"), default=dict)
     status = models.CharField(_("status"), max_length=10, choices=PairStatus.choices, default=PairStatus.OPEN, db_index=True)
     found_by = models.CharField(_("found by"), max_length=20, default="scan")  # scan, registration, check
+    # The merge policy's decision at the last scan (custody.engines.linkage.policy): its outcome, its
+    # reasons (code, kind, params) and what a merge would change (queue order, highest first).
+    outcome = models.CharField(_("policy outcome"), max_length=12, blank=True)
+    reasons = models.JSONField(_("reasons"), default=list, blank=True)
+    stakes = models.PositiveSmallIntegerField(_("what a merge would change"), default=0, db_index=True)
+    run = models.ForeignKey("LinkageRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="pairs",
+                            verbose_name=_("last decided by scan"))
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -108,6 +116,10 @@ class Merge(models.Model):
     undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
     undone_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     undo_reason = models.CharField(_("reason for undoing"), max_length=500, blank=True)
+    # the scan that made an automatic merge (undone as a whole by matching.undo_run)
+    run = models.ForeignKey("LinkageRun", null=True, blank=True, on_delete=models.PROTECT, related_name="merges",
+                            verbose_name=_("scan"))
+    reasons = models.JSONField(_("reasons"), default=list, blank=True)
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -192,6 +204,13 @@ class LinkageRun(models.Model):
     review_threshold = models.FloatField()
     queued = models.PositiveIntegerField(default=0)
     merged = models.PositiveIntegerField(default=0)
+    kept_apart = models.PositiveIntegerField(default=0)
+    # the summary printed and shown: counts of each reason by outcome, chains stopped, consent needed
+    summary = models.JSONField(default=dict, blank=True)
+    undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
+    undone_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")
+    undo_reason = models.CharField(_("reason for undoing"), max_length=500, blank=True)
 
     objects = RestrictedQuerySet.as_manager()
 

@@ -20,6 +20,9 @@ def person_section(request: Any, person: Any) -> str:
     rows = [{"other": p.person_b if p.person_a_id == person.pk else p.person_a, "pair": p}
             for p in pairs.order_by("-weight")[:3]]
     identity = services.identity_of(person.pk) - {person.pk}
+    also = services.also_recorded_as(person, request.user) if identity else []
+    survivor = services.survivor_of(person.pk) if identity else person.pk
     return render_to_string("matching/_person_section.html", {
-        "person": person, "rows": rows, "merged_count": len(identity),
+        "person": person, "rows": rows, "merged_count": len(identity), "also": also,
+        "survivor": next((p for p in also if p.pk == survivor), None),
     }, request=request)

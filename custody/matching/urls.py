@@ -11,4 +11,6 @@ urlpatterns = [
     path("merges/", views.merge_list, name="merge_list"),
     path("merges/<int:pk>/undo/", views.merge_undo, name="merge_undo"),
     path("lists/", views.reference_lists, name="reference_lists"),
+    path("runs/", views.run_list, name="run_list"),
+    path("runs/<int:pk>/undo/", views.run_undo, name="run_undo"),
 ]

@@ -16,8 +16,8 @@ from custody.core import audit
 from custody.core.access import can, get_restricted, restrict
 from custody.core.errors import NotAllowed, Refusal
 from custody.matching import services
-from custody.matching.labels import localise, weight_words
-from custody.matching.models import CandidatePair, Merge, PairStatus, ReferenceList
+from custody.matching.labels import localise, localise_reasons, weight_words
+from custody.matching.models import CandidatePair, LinkageRun, Merge, PairStatus, ReferenceList
 from custody.registry.models import Person
 
 
@@ -25,6 +25,7 @@ def _pair_ctx(pair: CandidatePair, user: Any) -> dict[str, Any]:
     return {
         "pair": pair,
         "exp": localise(pair.explanation),
+        "reasons": localise_reasons(pair.reasons or []),
         "verdict": weight_words(pair.weight),
         "can_decide": can(user, "adjudicate") and pair.status in (PairStatus.OPEN, PairStatus.AUTO),
         "decisions": pair.decisions.select_related("user"),
@@ -125,3 +126,45 @@ def reference_lists(request: HttpRequest) -> HttpResponse:
     return render(request, "matching/reference_lists.html", {
         "lists": lists, "can_import": can(request.user, "import"), "page_classification": 0,
     })
+
+
+def run_list(request: HttpRequest) -> HttpResponse:
+    """The scans, newest first, each with its summary and (for an analyst) the undo of the whole run; the
+    scan form with its dry run. A dry run's result is shown on this page and written nowhere."""
+    if not can(request.user, "adjudicate"):
+        return HttpResponseForbidden(_("Scans are for analysts and above."))
+    preview = None
+    if request.method == "POST":
+        dry = request.POST.get("dry_run") == "1"
+        try:
+            report = services.do_scan(request.user, dry_run=dry)
+        except Refusal as e:
+            messages.error(request, e.message)
+            return redirect("matching:run_list")
+        if not dry:
+            messages.success(request, _("Scan %(id)s: %(m)s merged automatically, %(q)s queued, %(k)s kept apart.") % {
+                "id": report.run.pk, "m": report.merged, "q": report.queued, "k": report.kept_apart})
+            return redirect("matching:run_list")
+        preview = {"report": report, "merges": [_item(i) for i in report.merges[:50]],
+                   "queue": [_item(i) for i in report.queue[:50]]}
+    page = Paginator(restrict(LinkageRun.objects.select_related("user", "undone_by"), request.user), 20).get_page(
+        request.GET.get("page"))
+    audit.record(request, "match_runs")
+    return render(request, "matching/run_list.html", {"page": page, "preview": preview, "page_classification": 1})
+
+
+def _item(item: services.ScanItem) -> dict[str, Any]:
+    return {"a": item.a, "b": item.b, "weight": item.weight, "reasons": localise_reasons(item.reasons)}
+
+
+@require_POST
+def run_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        run = services.do_undo_run(request.user, pk, reason=request.POST.get("reason", ""))
+        messages.success(request, _("Scan %(id)s undone: its merges are closed and their pairs back in the queue.") % {
+            "id": run.pk})
+    except NotAllowed:
+        raise
+    except Refusal as e:
+        messages.error(request, e.message)
+    return redirect("matching:run_list")
