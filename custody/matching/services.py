@@ -420,7 +420,8 @@ def do_scan(user: Any, *, threshold: float = DEFAULT_THRESHOLD, review: float = 
 
     def item(d: PolicyDecision) -> ScanItem:
         reasons = [r.as_dict() for r in d.reasons] + app_reasons.get(d.pair, [])
-        return ScanItem(refs[int(d.a)], refs[int(d.b)], d.weight, str(d.outcome), d.stakes, reasons)
+        a, b = _ordered(int(d.a), int(d.b))
+        return ScanItem(refs[a], refs[b], d.weight, str(d.outcome), d.stakes, reasons)
 
     new_merges = [d for d in result.decisions if d.outcome == Outcome.MERGE and _ordered(int(d.a), int(d.b)) not in active]
     queued = queue_order(result.decisions)
