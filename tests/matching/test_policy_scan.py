@@ -256,6 +256,8 @@ def test_a_whole_run_is_undone_as_one_action_and_search_is_restored(world: Any, 
 def test_undo_run_through_the_page_and_the_api(world: Any, make_user: Any, client_for: Any, api_for: Any) -> None:
     a, b = world(), world()
     analyst = make_user("CIO", "analyst")
+    preview = client_for(analyst).post("/matching/runs/", {"dry_run": "1"})  # the page's dry run
+    assert "same prisoner issued by SDF" in preview.content.decode() and not LinkageRun.objects.exists()
     r = api_for(analyst).post("/api/matching/runs/", {"dry_run": True}, format="json")
     assert r.status_code == 200 and r.json()["dry_run"] and r.json()["merged"] == 1 and not LinkageRun.objects.exists()
     r = api_for(analyst).post("/api/matching/runs/", {}, format="json")
@@ -266,6 +268,11 @@ def test_undo_run_through_the_page_and_the_api(world: Any, make_user: Any, clien
                                                      format="json").status_code == 403
     page = client_for(analyst).get("/matching/runs/")
     assert page.status_code == 200 and "Undo the whole scan" in page.content.decode()
+    assert "ألغِ الفحص كله" in client_for(analyst).get("/ar/matching/runs/").content.decode()
+    # a dry run now: the run's merge is open already, so nothing more would be merged
+    preview = client_for(analyst).post("/matching/runs/", {"dry_run": "1"})
+    assert preview.status_code == 200 and "Dry run: nothing was changed" in preview.content.decode()
+    assert "0 pairs would be merged automatically" in preview.content.decode() and LinkageRun.objects.count() == 1
     r = client_for(analyst).post(f"/matching/runs/{run_id}/undo/", {"reason": "wrong thresholds"})
     assert r.status_code == 302 and not merged(a, b)
     assert LinkageRun.objects.get(pk=run_id).undo_reason == "wrong thresholds"
