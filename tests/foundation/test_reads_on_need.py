@@ -102,7 +102,7 @@ def build_records(world: World, agencies: dict[str, Any], make_user: Any, settin
                                        from_custodian=agencies["MIL"], to_custodian=agencies["IRQ"], created_by=mil)
     HandoverItem.objects.create(handover=secret_h, person=world.person("secret"))
     planner = make_user("CIO", "analyst", clearance=Classification.SECRET)
-    scenario = planning.scenario_from_registry(planner, days=3)
+    scenario = planning.do_create_scenario(planner, "registry", days=3)
     run = PlanRun.objects.create(scenario=scenario, time_limit=10, created_by=planner)
     planning.execute_run(run.pk)  # the worker's task body, run here instead of on the queue
     run.refresh_from_db()
