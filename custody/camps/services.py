@@ -1,6 +1,9 @@
 """Every change to camp records, and the figures the pages, the API, the CLI and the situation report read.
 
-Services take the acting user and raise RuleError with a message naming the rule and the row. Queries
+Every change is an action (custody.core.actions): `do_x(user, ...)` checks the capability, restricts the
+camp and the people it touches (NotFound for what the user may not see), applies the camp's rules, writes
+and names what its one audit row records; pages, API and CLI only translate. Refusals name the rule and
+the row: BadInput for a malformed field, RuleError for a broken rule, NotAllowed, NotFound. Queries
 that return figures take a queryset of people already restricted to the caller (or to a report's
 audience), so one function serves a clerk's page and an audience's report alike.
 """
@@ -11,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,7 +29,8 @@ from custody.camps.models import (
     ProtectionFlag,
 )
 from custody.core.access import can, restrict
-from custody.core.errors import RuleError
+from custody.core.actions import BadInput, NotAllowed, NotFound, RuleError, action
+from custody.core.actions import note as audit_note
 from custody.registry.models import (
     BirthPrecision,
     Facility,
@@ -123,51 +126,48 @@ def unaccounted(people: QuerySet[Person], camp: Facility) -> tuple[Census | None
 
 # --- changes ----------------------------------------------------------------------------------------
 
-def _require(user: Any, action: str) -> None:
-    if not can(user, action):
-        raise RuleError(_("Your role may not do this: recording camp changes needs the clerk role or above."), rule="role")
-
-
 def _check_date(day: date, what: str) -> None:
     if day > timezone.localdate():
-        raise RuleError(_("The %(what)s date %(day)s is in the future.") % {"what": what, "day": day.isoformat()}, field="occurred_on")
+        raise BadInput(_("The %(what)s date %(day)s is in the future.") % {"what": what, "day": day.isoformat()}, field="occurred_on")
 
 
-def _camp(camp: Facility | str) -> Facility:
-    if isinstance(camp, str):
-        found = Facility.objects.filter(code=camp).first()
-        if found is None:
-            raise RuleError(_("There is no facility with code %(code)s.") % {"code": camp}, field="camp")
-        camp = found
-    if camp.kind != FacilityKind.CAMP:
-        raise RuleError(_("%(code)s is not a camp (it is a %(kind)s).") % {"code": camp.code, "kind": camp.get_kind_display()}, field="camp")
-    return camp
+def _camp(user: Any, camp: Facility | str) -> Facility:
+    """The camp as the user may see it; NotFound for an absent or hidden one, BadInput for another kind."""
+    code = camp.code if isinstance(camp, Facility) else camp
+    found = restrict(Facility.objects.filter(code=code), user).select_related("custodian").first()
+    if found is None:
+        raise NotFound(_("There is no facility with code %(code)s that you may see.") % {"code": code}, field="camp")
+    if found.kind != FacilityKind.CAMP:
+        raise BadInput(_("%(code)s is not a camp (it is a %(kind)s).") % {"code": found.code, "kind": found.get_kind_display()}, field="camp")
+    return found
 
 
 def _person(user: Any, person: Person | str, action: str = "view") -> Person:
     ref = person.ref if isinstance(person, Person) else person
     found = restrict(Person.objects.all(), user, action).filter(ref=ref).select_related("household__camp").first()
     if found is None:
-        raise RuleError(_("No person %(ref)s that you may see.") % {"ref": ref}, field="person")
+        raise NotFound(_("No person %(ref)s that you may see.") % {"ref": ref}, field="person")
     return found
 
 
-def record_departure(user: Any, person: Person | str, camp: Facility | str, occurred_on: date, reason: str, *,
-                     destination: str = "", note: str = "") -> Movement:
-    _require(user, "change")
-    camp = _camp(camp)
+@action("camps.departure", capability="change")
+def do_record_departure(user: Any, person: Person | str, camp: Facility | str, occurred_on: date, reason: str, *,
+                        destination: str = "", note: str = "") -> Movement:
+    camp = _camp(user, camp)
     person = _person(user, person)
+    audit_note(person, camp=camp.code)
     _check_date(occurred_on, _("departure"))
     if reason not in DepartureReason.values:
-        raise RuleError(_("“%(reason)s” is not a departure reason; use one of: %(choices)s.") % {
+        raise BadInput(_("“%(reason)s” is not a departure reason; use one of: %(choices)s.") % {
             "reason": reason, "choices": ", ".join(DepartureReason.values)}, field="reason")
-    with transaction.atomic():
-        if not present(Person.objects.filter(pk=person.pk), camp).exists():
-            raise RuleError(_("%(ref)s is not in camp %(camp)s: a departure can only be recorded for a resident the records place in the camp.") % {
-                "ref": person.ref, "camp": camp.code}, rule="departure_not_in_camp", field="person")
-        _not_before_last(person, occurred_on)
-        return Movement.objects.create(camp=camp, person=person, kind=MovementKind.DEPARTURE, occurred_on=occurred_on, reason=reason,
-                                       destination=destination, note=note, recorded_by=user)
+    if not present(Person.objects.filter(pk=person.pk), camp).exists():
+        raise RuleError(_("%(ref)s is not in camp %(camp)s: a departure can only be recorded for a resident the records place in the camp.") % {
+            "ref": person.ref, "camp": camp.code}, rule="departure_not_in_camp", field="person")
+    _not_before_last(person, occurred_on)
+    m = Movement.objects.create(camp=camp, person=person, kind=MovementKind.DEPARTURE, occurred_on=occurred_on, reason=reason,
+                                destination=destination, note=note, recorded_by=user)
+    audit_note(m, person=person.ref, camp=camp.code, reason=reason)
+    return m
 
 
 def _not_before_last(person: Person, occurred_on: date) -> None:
@@ -177,75 +177,93 @@ def _not_before_last(person: Person, occurred_on: date) -> None:
             "ref": person.ref, "kind": last.get_kind_display(), "day": last.occurred_on.isoformat()}, field="occurred_on")
 
 
-def record_arrival(user: Any, person: Person | str, household: Household, occurred_on: date, *, note: str = "") -> Movement:
+@action("camps.arrival", capability="change")
+def do_record_arrival(user: Any, person: Person | str, camp: Facility | str, household: Household | str, occurred_on: date, *,
+                      note: str = "") -> Movement:
     """A person arrives in a camp and joins a household there."""
-    _require(user, "change")
-    camp = _camp(household.camp)
+    camp = _camp(user, camp)
     person = _person(user, person)
+    audit_note(person, camp=camp.code)
+    ref = household.ref if isinstance(household, Household) else household
+    found = restrict(Household.objects.filter(camp=camp, ref=ref), user).first()
+    if found is None:
+        raise NotFound(_("No household %(ref)s in camp %(camp)s.") % {"ref": ref, "camp": camp.code}, field="household")
     _check_date(occurred_on, _("arrival"))
-    with transaction.atomic():
-        if person.group == PopulationGroup.CAMP_RESIDENT and present(Person.objects.filter(pk=person.pk)).exists():
-            where = person.household.camp.code if person.household else "?"
-            raise RuleError(_("%(ref)s is already in camp %(camp)s; record the departure first.") % {"ref": person.ref, "camp": where},
-                            rule="arrival_already_present", field="person")
-        if person.group == PopulationGroup.DETAINEE and person.current_facility_id:
-            raise RuleError(_("%(ref)s is a detainee held at %(facility)s; a detainee enters a camp through the custody ledger, not as an arrival.") % {
-                "ref": person.ref, "facility": person.current_facility.code}, field="person")
-        _not_before_last(person, occurred_on)
-        person.group = PopulationGroup.CAMP_RESIDENT
-        person.household = household
-        person.save(update_fields=["group", "household", "updated_at"])
-        return Movement.objects.create(camp=camp, person=person, kind=MovementKind.ARRIVAL, occurred_on=occurred_on, note=note, recorded_by=user)
+    if person.group == PopulationGroup.CAMP_RESIDENT and present(Person.objects.filter(pk=person.pk)).exists():
+        where = person.household.camp.code if person.household else "?"
+        raise RuleError(_("%(ref)s is already in camp %(camp)s; record the departure first.") % {"ref": person.ref, "camp": where},
+                        rule="arrival_already_present", field="person")
+    if person.group == PopulationGroup.DETAINEE and person.current_facility_id:
+        raise RuleError(_("%(ref)s is a detainee held at %(facility)s; a detainee enters a camp through the custody ledger, not as an arrival.") % {
+            "ref": person.ref, "facility": person.current_facility.code}, field="person")
+    _not_before_last(person, occurred_on)
+    person.group = PopulationGroup.CAMP_RESIDENT
+    person.household = found
+    person.save(update_fields=["group", "household", "updated_at"])
+    m = Movement.objects.create(camp=camp, person=person, kind=MovementKind.ARRIVAL, occurred_on=occurred_on, note=note, recorded_by=user)
+    audit_note(m, person=person.ref, camp=camp.code, household=found.ref)
+    return m
 
 
-def record_control_change(user: Any, camp: Facility | str, to_agency: Agency | str, occurred_on: date, *, note: str = "") -> ControlChange:
-    """Control of the whole camp changes hands: recorded, and the camp's custodian updated with it."""
-    _require(user, "change")
-    camp = _camp(camp)
+@action("camps.control_change", capability="change")
+def do_record_control_change(user: Any, camp: Facility | str, to_agency: Agency | str, occurred_on: date, *, note: str = "") -> ControlChange:
+    """Control of the whole camp changes hands: recorded, and the camp's custodian updated with it. Only the
+    agency that controls the camp hands it over, on a supervisor's word: nobody else may move a camp and
+    its residents out of an agency's control."""
+    camp = _camp(user, camp)
+    audit_note(camp)
+    if camp.custodian_id != user.agency_id:
+        raise NotAllowed(_("%(camp)s is under %(code)s: only %(code)s may hand over its control.") % {
+            "camp": camp.code, "code": camp.custodian.code if camp.custodian else "—"}, rule="camp_controller", field="camp")
+    if not user.has_role("supervisor"):
+        raise NotAllowed(_("Handing over a camp needs a supervisor of %(code)s.") % {"code": camp.custodian.code},
+                         rule="camp_controller", field="camp")
     _check_date(occurred_on, _("control change"))
     if isinstance(to_agency, str):
         found = Agency.objects.filter(code=to_agency.upper()).first()
         if found is None:
-            raise RuleError(_("There is no agency with code %(code)s.") % {"code": to_agency}, field="to_custodian")
+            raise BadInput(_("There is no agency with code %(code)s.") % {"code": to_agency}, field="to_custodian")
         to_agency = found
     if not to_agency.is_custodian:
         raise RuleError(_("%(code)s cannot hold people in custody, so it cannot take control of a camp.") % {"code": to_agency.code}, field="to_custodian")
     if to_agency.pk == camp.custodian_id:
         raise RuleError(_("%(camp)s is already under %(code)s.") % {"camp": camp.code, "code": to_agency.code}, field="to_custodian")
-    with transaction.atomic():
-        n = present(Person.objects.all(), camp).count()
-        change = ControlChange.objects.create(camp=camp, occurred_on=occurred_on, from_custodian=camp.custodian, to_custodian=to_agency,
-                                              residents_at_change=n, note=note, recorded_by=user)
-        camp.custodian = to_agency
-        camp.save(update_fields=["custodian"])
+    n = present(Person.objects.all(), camp).count()
+    change = ControlChange.objects.create(camp=camp, occurred_on=occurred_on, from_custodian=camp.custodian, to_custodian=to_agency,
+                                          residents_at_change=n, note=note, recorded_by=user)
+    camp.custodian = to_agency
+    camp.save(update_fields=["custodian"])
+    audit_note(change, camp=camp.code, to=to_agency.code, residents=n)
     return change
 
 
-def record_census(user: Any, camp: Facility | str, taken_on: date, counted_refs: list[str], *, note: str = "") -> Census:
-    _require(user, "change")
-    camp = _camp(camp)
+@action("camps.census", capability="change")
+def do_record_census(user: Any, camp: Facility | str, taken_on: date, counted_refs: list[str], *, note: str = "") -> Census:
+    camp = _camp(user, camp)
+    audit_note(camp)
     _check_date(taken_on, _("census"))
     refs = list(dict.fromkeys(r.strip() for r in counted_refs if r.strip()))
-    found = dict(residents(Person.objects.all(), camp).filter(ref__in=refs).values_list("ref", "pk"))
+    found = dict(residents(restrict(Person.objects.all(), user), camp).filter(ref__in=refs).values_list("ref", "pk"))
     missing = [r for r in refs if r not in found]
     if missing:
         raise RuleError(_("Not residents of %(camp)s: %(refs)s.") % {"camp": camp.code, "refs": ", ".join(missing[:20])}, field="counted")
-    with transaction.atomic():
-        census = Census.objects.create(camp=camp, taken_on=taken_on, note=note, recorded_by=user)
-        census.counted.add(*found.values())
+    census = Census.objects.create(camp=camp, taken_on=taken_on, note=note, recorded_by=user)
+    census.counted.add(*found.values())
+    audit_note(census, camp=camp.code, counted=len(found))
     return census
 
 
-def create_household(user: Any, camp: Facility | str, ref: str, *, sector: str = "", tent: str = "", head: Person | str | None = None,
-                     members: list[str] | None = None) -> Household:
+@action("camps.household_create", capability="add")
+def do_create_household(user: Any, camp: Facility | str, ref: str, *, sector: str = "", tent: str = "", head: Person | str | None = None,
+                        members: list[str] | None = None) -> Household:
     """A household needs a head who is one of its members."""
-    _require(user, "add")
-    camp = _camp(camp)
+    camp = _camp(user, camp)
+    audit_note(camp)
     if not ref.strip():
-        raise RuleError(_("A household needs a household number."), field="ref")
+        raise BadInput(_("A household needs a household number."), field="ref")
     if head is None or head == "":
-        raise RuleError(_("Household %(ref)s has no head: name the head of household (one of its members).") % {"ref": ref},
-                        rule="household_without_head", field="head")
+        raise BadInput(_("Household %(ref)s has no head: name the head of household (one of its members).") % {"ref": ref},
+                       rule="household_without_head", field="head")
     if Household.objects.filter(camp=camp, ref=ref).exists():
         raise RuleError(_("Household %(ref)s already exists in %(camp)s.") % {"ref": ref, "camp": camp.code}, field="ref")
     head_p = _person(user, head)
@@ -253,12 +271,12 @@ def create_household(user: Any, camp: Facility | str, ref: str, *, sector: str =
     for p in people:
         if p.group == PopulationGroup.DETAINEE and p.current_facility_id:
             raise RuleError(_("%(ref)s is a detainee in custody and cannot be a member of a camp household.") % {"ref": p.ref}, field="members")
-    with transaction.atomic():
-        household = Household.objects.create(camp=camp, ref=ref, sector=sector, tent=tent, head=head_p)
-        for p in people:
-            p.group = PopulationGroup.CAMP_RESIDENT
-            p.household = household
-            p.save(update_fields=["group", "household", "updated_at"])
+    household = Household.objects.create(camp=camp, ref=ref, sector=sector, tent=tent, head=head_p)
+    for p in people:
+        p.group = PopulationGroup.CAMP_RESIDENT
+        p.household = household
+        p.save(update_fields=["group", "household", "updated_at"])
+    audit_note(household, camp=camp.code, members=[p.ref for p in people])
     return household
 
 
@@ -296,15 +314,16 @@ def _parent_child(link: FamilyLink) -> tuple[Person, Person] | None:
     return None
 
 
-def add_family_link(user: Any, person: Person | str, relative: Person | str, relation: str, *, source: str = "") -> FamilyLink:
+@action("camps.family_link", capability="add")
+def do_add_family_link(user: Any, person: Person | str, relative: Person | str, relation: str, *, source: str = "") -> FamilyLink:
     """`relative` is `person`'s <relation>; refused when it would make a child older than its parent."""
-    _require(user, "add")
     p, r = _person(user, person), _person(user, relative)
+    audit_note(p, relative=r.ref, relation=relation)
     if relation not in Relation.values:
-        raise RuleError(_("“%(relation)s” is not a relation; use one of: %(choices)s.") % {"relation": relation, "choices": ", ".join(Relation.values)},
-                        field="relation")
+        raise BadInput(_("“%(relation)s” is not a relation; use one of: %(choices)s.") % {"relation": relation, "choices": ", ".join(Relation.values)},
+                       field="relation")
     if p.pk == r.pk:
-        raise RuleError(_("A person cannot be their own relative."), field="relative")
+        raise BadInput(_("A person cannot be their own relative."), field="relative")
     link = FamilyLink(person=p, relative=r, relation=relation, source=source)
     pair = _parent_child(link)
     if pair is not None:
@@ -315,6 +334,7 @@ def add_family_link(user: Any, person: Person | str, relative: Person | str, rel
         raise RuleError(_("%(relative)s is already recorded as %(person)s's %(relation)s.") % {
             "relative": r.ref, "person": p.ref, "relation": link.get_relation_display()}, field="relation")
     link.save()
+    audit_note(link, person=p.ref, relative=r.ref, relation=relation)
     return link
 
 
@@ -374,9 +394,9 @@ def children_reaching(people: QuerySet[Person], start: date, end: date, ages: tu
     """Residents present in the camps who will (or may) reach each age within [start, end], with the
     window of dates the birth record allows; and how many minors have no date of birth at all."""
     if end < start:
-        raise RuleError(_("The period ends (%(end)s) before it starts (%(start)s).") % {"end": end.isoformat(), "start": start.isoformat()}, field="end")
+        raise BadInput(_("The period ends (%(end)s) before it starts (%(start)s).") % {"end": end.isoformat(), "start": start.isoformat()}, field="end")
     if (end - start).days > 366 * 5:
-        raise RuleError(_("Choose a period of at most five years."), field="end")
+        raise BadInput(_("Choose a period of at most five years."), field="end")
     base = present(people, camp)
     cond = Q()
     for age in ages:
@@ -415,12 +435,15 @@ def age_range_on(person: Person, day: date) -> str:
     return str(lo) if lo == hi else f"{lo}–{hi}"
 
 
-def raise_flag(user: Any, person: Person | str, kind: str, raised_on: date, *, note: str = "") -> ProtectionFlag:
+@action("camps.protection_flag", capability="change")
+def do_raise_flag(user: Any, person: Person | str, kind: str, raised_on: date, *, note: str = "") -> ProtectionFlag:
     if not can(user, "protection"):
-        raise RuleError(_("Protection flags are reserved to users with a protection purpose."), rule="protection")
-    _require(user, "change")
+        raise NotAllowed(_("Protection flags are reserved to users with a protection purpose."), rule="protection")
     p = _person(user, person)
+    audit_note(p, kind=kind)
     if kind not in FlagKind.values:
-        raise RuleError(_("“%(kind)s” is not a protection flag; use one of: %(choices)s.") % {"kind": kind, "choices": ", ".join(FlagKind.values)}, field="kind")
+        raise BadInput(_("“%(kind)s” is not a protection flag; use one of: %(choices)s.") % {"kind": kind, "choices": ", ".join(FlagKind.values)}, field="kind")
     _check_date(raised_on, _("flag"))
-    return ProtectionFlag.objects.create(person=p, kind=kind, raised_on=raised_on, note=note, raised_by=user)
+    flag = ProtectionFlag.objects.create(person=p, kind=kind, raised_on=raised_on, note=note, raised_by=user)
+    audit_note(flag, person=p.ref, kind=kind)
+    return flag

@@ -23,7 +23,7 @@ from custody.camps.models import ControlChange, DepartureReason, FlagKind, Movem
 from custody.core import audit
 from custody.core.access import can, get_restricted, restrict
 from custody.core.charts import bar_chart, line_chart
-from custody.core.errors import RuleError
+from custody.core.errors import BadInput, RuleError
 from custody.core.exports import csv_writer
 from custody.registry.countries import country_name
 from custody.registry.models import Facility, FacilityKind, Household, Person, PopulationGroup
@@ -43,7 +43,7 @@ def _date_param(request: HttpRequest, name: str, default: date) -> date:
         return default
     parsed = parse_date(raw)
     if parsed is None:
-        raise RuleError(_("“%(value)s” is not a date (use YYYY-MM-DD).") % {"value": raw}, field=name)
+        raise BadInput(_("“%(value)s” is not a date (use YYYY-MM-DD).") % {"value": raw}, field=name)
     return parsed
 
 
@@ -69,7 +69,7 @@ def camp_detail(request: HttpRequest, code: str) -> HttpResponse:
     rtl = get_language() == "ar"
     try:
         start = _date_param(request, "from", today - timedelta(days=60))
-    except RuleError as exc:
+    except BadInput as exc:
         messages.error(request, exc.message)
         start = today - timedelta(days=60)
     series = services.population_series(people, camp, start, today)
@@ -101,39 +101,36 @@ def _post_date(request: HttpRequest, name: str = "occurred_on") -> date:
     raw = request.POST.get(name, "").strip()
     parsed = parse_date(raw) if raw else None
     if parsed is None:
-        raise RuleError(_("“%(value)s” is not a date (use YYYY-MM-DD).") % {"value": raw}, field=name)
+        raise BadInput(_("“%(value)s” is not a date (use YYYY-MM-DD).") % {"value": raw}, field=name)
     return parsed
 
 
 def camp_record(request: HttpRequest, code: str) -> HttpResponse:
-    """The camp page's forms: departure, control change, census. Services enforce every rule."""
-    camp = get_restricted(_camps(request), request.user, request=request, code=code)
+    """The camp page's forms: departure, control change, census. The actions restrict the camp and the
+    people, enforce every rule and audit; not allowed or not visible is a 403/404 (RefusalMiddleware),
+    bad input or a broken rule is shown on the camp's page."""
     if request.method != "POST":
-        return redirect("camps:camp_detail", code=camp.code)
+        return redirect("camps:camp_detail", code=code)
     what = request.POST.get("what", "")
     try:
         if what == "departure":
-            m = services.record_departure(request.user, request.POST.get("person", "").strip(), camp, _post_date(request),
-                                          request.POST.get("reason", ""), destination=request.POST.get("destination", ""),
-                                          note=request.POST.get("note", ""))
-            audit.record(request, "camp_departure", obj=m, person=m.person.ref)
+            m = services.do_record_departure(request.user, request.POST.get("person", "").strip(), code, _post_date(request),
+                                             request.POST.get("reason", ""), destination=request.POST.get("destination", ""),
+                                             note=request.POST.get("note", ""))
             messages.success(request, _("Departure of %(ref)s recorded.") % {"ref": m.person.ref})
         elif what == "control":
-            c = services.record_control_change(request.user, camp, request.POST.get("to_custodian", ""), _post_date(request),
-                                               note=request.POST.get("note", ""))
-            audit.record(request, "camp_control_change", obj=c, to=c.to_custodian.code)
-            messages.success(request, _("Control of %(camp)s passed to %(to)s.") % {"camp": camp.code, "to": c.to_custodian.code})
+            c = services.do_record_control_change(request.user, code, request.POST.get("to_custodian", ""), _post_date(request),
+                                                  note=request.POST.get("note", ""))
+            messages.success(request, _("Control of %(camp)s passed to %(to)s.") % {"camp": code, "to": c.to_custodian.code})
         elif what == "census":
             refs = request.POST.get("counted", "").replace(",", " ").split()
-            census = services.record_census(request.user, camp, _post_date(request), refs, note=request.POST.get("note", ""))
-            audit.record(request, "camp_census", obj=census, counted=len(refs))
-            messages.success(request, _("Census of %(camp)s recorded: %(n)d counted.") % {"camp": camp.code, "n": len(refs)})
+            services.do_record_census(request.user, code, _post_date(request), refs, note=request.POST.get("note", ""))
+            messages.success(request, _("Census of %(camp)s recorded: %(n)d counted.") % {"camp": code, "n": len(refs)})
         else:
-            raise RuleError(_("Unknown form."))
-    except RuleError as exc:
-        audit.record(request, f"camp_{what or 'record'}"[:40], obj=camp, outcome="failed", reason=exc.message)
+            raise BadInput(_("Unknown form."), field="what")
+    except (BadInput, RuleError) as exc:
         messages.error(request, exc.message)
-    return redirect("camps:camp_detail", code=camp.code)
+    return redirect("camps:camp_detail", code=code)
 
 
 def _member_rows(request: HttpRequest, members: list[Person]) -> list[dict[str, Any]]:
@@ -187,7 +184,7 @@ def children(request: HttpRequest) -> HttpResponse:
     _require_protection(request, "children_read")
     try:
         start, end, camp, rows, unknown = _children_query(request)
-    except RuleError as exc:
+    except BadInput as exc:
         messages.error(request, exc.message)
         today = timezone.localdate()
         start, end, camp, rows, unknown = today, today, None, [], 0
@@ -213,7 +210,7 @@ def children_csv(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied(_("Exports need the analyst role or above."))
     try:
         start, end, camp, rows, unknown = _children_query(request)
-    except RuleError as exc:
+    except BadInput as exc:
         return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
     audit.record_many(request, "children_export", [m.person for m in rows], start=start.isoformat(), end=end.isoformat(), format="csv")
     response = HttpResponse(content_type="text/csv; charset=utf-8")

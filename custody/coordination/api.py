@@ -24,14 +24,28 @@ from custody.coordination.models import (
     SitRep,
 )
 from custody.core import audit
-from custody.core.access import can, get_restricted
+from custody.core.access import can
 from custody.core.api import RestrictedModelViewSet, RestrictedReadOnlyViewSet
-from custody.core.errors import RuleError
-from custody.core.pagination import parse_day
+from custody.core.errors import BadInput
+from custody.core.pagination import date_param, int_param, parse_day
 
 
-def refused(exc: RuleError, status: int = 400) -> Response:
-    return Response({"detail": exc.message, "rule": exc.rule, "field": exc.field}, status=status)
+def _date(value: Any, field: str, default: Any = None) -> Any:
+    """A YYYY-MM-DD field, the default when absent; a malformed one is refused by name (400)."""
+    if value in (None, "") and default is not None:
+        return default
+    day = parse_day(value)  # None for 2024-13-01 too, which parse_date raised on (a 500)
+    if day is None:
+        raise BadInput(f"{field}: “{value or ''}” is not a date (use YYYY-MM-DD).", field=field)
+    return day
+
+
+class WritesThroughActions:
+    """Writes are actions (custody.coordination.services): they check the capability, restrict and audit,
+    and their refusals become 400/403/404/409 in DRF's exception handler. So the edge lets every signed-in
+    user reach them, and a refused write is audited by the one door."""
+
+    required_action = "view"
 
 
 class DecisionSerializer(serializers.ModelSerializer):
@@ -76,7 +90,7 @@ class MeetingSerializer(serializers.ModelSerializer):
         return DecisionSerializer(m.decisions.all(), many=True, context=self.context).data
 
 
-class MeetingViewSet(RestrictedModelViewSet):
+class MeetingViewSet(WritesThroughActions, RestrictedModelViewSet):
     """Working group meetings with their decisions (linked to records) and actions."""
 
     serializer_class = MeetingSerializer
@@ -85,53 +99,31 @@ class MeetingViewSet(RestrictedModelViewSet):
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         d = request.data
-        try:
-            held_on = parse_day(str(d.get("held_on", ""))) or timezone.localdate()
-            m = services.create_meeting(request.user, held_on, str(d.get("title", "")), list(d.get("attendees", [])),
-                                        notes=str(d.get("notes", "")), classification=int(d.get("classification", 1)),
-                                        releasable_to=list(d.get("releasable_to", [])))
-        except RuleError as exc:
-            audit.record(request, "meeting_create", object_type="coordination.meeting", outcome="failed", reason=exc.message)
-            return refused(exc)
-        audit.record(request, "meeting_create", obj=m)
+        m = services.do_create_meeting(request.user, _date(d.get("held_on"), "held_on", timezone.localdate()), str(d.get("title", "")),
+                                       list(d.get("attendees", [])), notes=str(d.get("notes", "")), classification=d.get("classification", 1),
+                                       releasable_to=list(d.get("releasable_to", [])))
         return Response(self.get_serializer(m).data, status=201)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def decisions(self, request: Request, pk: str | None = None) -> Response:
-        meeting = self.get_object()
         d = request.data
-        try:
-            dec = services.add_decision(request.user, meeting, str(d.get("text", "")), person_refs=list(d.get("people", [])),
-                                        facility_codes=list(d.get("facilities", [])), other_records=list(d.get("other_records", [])))
-        except RuleError as exc:
-            audit.record(request, "decision_create", obj=meeting, outcome="failed", reason=exc.message)
-            return refused(exc)
-        audit.record(request, "decision_create", obj=dec, meeting=meeting.pk)
+        dec = services.do_add_decision(request.user, pk or "", str(d.get("text", "")), person_refs=list(d.get("people", [])),
+                                       facility_codes=list(d.get("facilities", [])), other_records=list(d.get("other_records", [])))
         return Response(DecisionSerializer(dec, context={"request": request}).data, status=201)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def actions(self, request: Request, pk: str | None = None) -> Response:
-        meeting = self.get_object()
         d = request.data
-        try:
-            due = parse_day(str(d.get("due_on", "")))
-            if due is None:
-                raise RuleError(f"due_on: “{d.get('due_on', '')}” is not a date (use YYYY-MM-DD).", field="due_on")
-            decision = None
-            if d.get("decision"):
-                decision = get_restricted(Decision.objects.all(), request.user, request=request, pk=int(d["decision"]))
-            a = services.add_action(request.user, meeting, str(d.get("text", "")), str(d.get("owner", "")), due, decision=decision)
-        except RuleError as exc:
-            audit.record(request, "action_create", obj=meeting, outcome="failed", reason=exc.message)
-            return refused(exc)
-        audit.record(request, "action_create", obj=a, meeting=meeting.pk)
+        a = services.do_add_action(request.user, pk or "", str(d.get("text", "")), str(d.get("owner", "")), _date(d.get("due_on"), "due_on"),
+                                   decision=d.get("decision") or None)
         return Response(ActionSerializer(a).data, status=201)
 
 
-class ActionViewSet(RestrictedModelViewSet):
-    """Actions across meetings; `?overdue=1` for the overdue ones; PATCH {"status": ...} to update."""
+class ActionViewSet(WritesThroughActions, RestrictedModelViewSet):
+    """Actions across meetings; `?overdue=1` for the overdue ones; PATCH {"status": ...} to update (the
+    owner agency only)."""
 
     serializer_class = ActionSerializer
     queryset = Action.objects.select_related("owner").order_by("due_on", "id")
@@ -149,12 +141,7 @@ class ActionViewSet(RestrictedModelViewSet):
         return qs
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        a = self.get_object()
-        try:
-            services.set_action_status(request.user, a, str(request.data.get("status", "")))
-        except RuleError as exc:
-            return refused(exc)
-        audit.record(request, "action_change", obj=a, status=a.status)
+        a = services.do_set_action_status(request.user, kwargs.get("pk", ""), str(request.data.get("status", "")))
         return Response(self.get_serializer(a).data)
 
 
@@ -166,7 +153,7 @@ class IncidentSerializer(serializers.ModelSerializer):
         fields = ["id", "occurred_on", "site", "kind", "severity", "source", "description", "classification"]
 
 
-class IncidentViewSet(RestrictedModelViewSet):
+class IncidentViewSet(WritesThroughActions, RestrictedModelViewSet):
     serializer_class = IncidentSerializer
     queryset = Incident.objects.select_related("site")
     http_method_names = ["get", "post", "head", "options"]
@@ -178,18 +165,9 @@ class IncidentViewSet(RestrictedModelViewSet):
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         d = request.data
-        try:
-            day = parse_day(str(d.get("occurred_on", "")))
-            if day is None:
-                raise RuleError(f"occurred_on: “{d.get('occurred_on', '')}” is not a date (use YYYY-MM-DD).", field="occurred_on")
-            i = services.record_incident(request.user, str(d.get("site", "")), day, str(d.get("kind", "")), int(d.get("severity", 0)),
-                                         str(d.get("source", "")), description=str(d.get("description", "")),
-                                         classification=int(d.get("classification", 1)))
-        except (RuleError, ValueError) as exc:
-            err = exc if isinstance(exc, RuleError) else RuleError(f"severity: {exc}", field="severity")
-            audit.record(request, "incident_create", object_type="coordination.incident", outcome="failed", reason=err.message)
-            return refused(err)
-        audit.record(request, "incident_create", obj=i)
+        i = services.do_record_incident(request.user, str(d.get("site", "")), _date(d.get("occurred_on"), "occurred_on"), str(d.get("kind", "")),
+                                        d.get("severity", ""), str(d.get("source", "")), description=str(d.get("description", "")),
+                                        classification=d.get("classification", 1))
         return Response(self.get_serializer(i).data, status=201)
 
 
@@ -201,7 +179,7 @@ class DangerSerializer(serializers.ModelSerializer):
         fields = ["id", "site", "as_of", "probability", "rationale"]
 
 
-class DangerViewSet(RestrictedModelViewSet):
+class DangerViewSet(WritesThroughActions, RestrictedModelViewSet):
     """Analysts' danger estimates per site; `series` gives the daily values the planner reads."""
 
     serializer_class = DangerSerializer
@@ -210,16 +188,8 @@ class DangerViewSet(RestrictedModelViewSet):
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         d = request.data
-        try:
-            day = parse_day(str(d.get("as_of", ""))) or timezone.localdate()
-            e = services.set_danger_estimate(request.user, str(d.get("site", "")), day, float(d.get("probability", "nan")),
-                                             rationale=str(d.get("rationale", "")))
-        except ValueError:
-            return Response({"detail": "probability must be a number between 0 and 1", "field": "probability"}, status=400)
-        except RuleError as exc:
-            audit.record(request, "danger_estimate_set", object_type="coordination.dangerestimate", outcome="failed", reason=exc.message)
-            return refused(exc, 403 if exc.rule in ("role", "intelligence") else 400)
-        audit.record(request, "danger_estimate_set", obj=e, probability=e.probability)
+        e = services.do_set_danger_estimate(request.user, str(d.get("site", "")), _date(d.get("as_of"), "as_of", timezone.localdate()),
+                                            d.get("probability", ""), rationale=str(d.get("rationale", "")))
         return Response(self.get_serializer(e).data, status=201)
 
     @extend_schema(parameters=[OpenApiParameter("sites", str, description="comma-separated site codes"),
@@ -229,15 +199,15 @@ class DangerViewSet(RestrictedModelViewSet):
         if not can(request.user, "intelligence"):
             return Response({"detail": "Danger estimates are intelligence assessments."}, status=403)
         p = request.query_params
-        start = parse_day(p.get("start", "")) or timezone.localdate()
+        # A bad start or days is a 400 naming it; days is bounded, each day is computed.
+        start = date_param(request, "start", default=timezone.localdate())
+        days = int_param(request, "days", default=30, minimum=0, maximum=366)
+        codes = [c for c in p.get("sites", "").split(",") if c]
         try:
-            days = int(p.get("days", "30"))
-            codes = [c for c in p.get("sites", "").split(",") if c]
             out = services.danger_estimates(codes, start, days)
-        except ValueError:
-            return Response({"detail": "days must be a whole number"}, status=400)
-        except RuleError as exc:
-            return refused(exc)
+        except BadInput as exc:
+            exc.field = {"site_codes": "sites"}.get(exc.field, exc.field)  # named as the query names it
+            raise
         audit.record(request, "danger_series", object_type="coordination.dangerestimate", object_id=",".join(codes)[:64])
         return Response({"start": start, "days": days, "series": out})
 
@@ -250,7 +220,7 @@ class SitRepSerializer(serializers.ModelSerializer):
         fields = ["id", "report_date", "audience", "language", "classification", "trigger", "generated_at", "sha256", "figures"]
 
 
-class SitRepViewSet(RestrictedReadOnlyViewSet):
+class SitRepViewSet(WritesThroughActions, RestrictedReadOnlyViewSet):
     """Reports produced for the caller's agency; POST `generate` computes one now."""
 
     serializer_class = SitRepSerializer
@@ -261,17 +231,10 @@ class SitRepViewSet(RestrictedReadOnlyViewSet):
     @action(detail=False, methods=["post"])
     def generate(self, request: Request) -> Response:
         d = {**request.query_params.dict(), **(request.data if isinstance(request.data, dict) else {})}
-        day = parse_day(str(d.get("date", ""))) if d.get("date") else timezone.localdate()
-        if day is None:
-            return Response({"detail": f"date: “{d.get('date')}” is not a date (use YYYY-MM-DD).", "field": "date"}, status=400)
+        day = _date(d.get("date"), "date", timezone.localdate())
         audience = str(d.get("audience") or (request.user.agency.code if request.user.agency_id else ""))
-        try:
-            rec, _pdf = services.produce_sitrep(day, audience, str(d.get("lang", "en")), requester=request.user,
-                                                with_pdf=str(d.get("pdf", "1")).lower() not in ("0", "false", "no"))
-        except RuleError as exc:
-            audit.record(request, "sitrep_generate", object_type="coordination.sitrep", outcome="failed", reason=exc.message, via="api")
-            return refused(exc, 403 if exc.rule == "audience" else 400)
-        audit.record(request, "sitrep_generate", obj=rec, classification=rec.classification, via="api")
+        rec, _pdf = services.do_produce_sitrep(request.user, day, audience, str(d.get("lang", "en")),
+                                               with_pdf=str(d.get("pdf", "1")).lower() not in ("0", "false", "no"))
         return Response(SitRepSerializer(rec).data, status=201)
 
     @action(detail=True)

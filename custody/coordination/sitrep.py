@@ -23,7 +23,7 @@ from custody.camps.models import ControlChange, DepartureReason
 from custody.coordination import sources
 from custody.coordination.models import OPEN_STATUSES, Action, Incident, IncidentKind
 from custody.core.charts import bar_chart, line_chart
-from custody.core.errors import RuleError
+from custody.core.errors import BadInput
 from custody.registry.countries import country_name
 from custody.registry.models import Facility, FacilityKind
 
@@ -32,7 +32,7 @@ TREND_DAYS = 14
 
 def check_date(day: date) -> None:
     if day > timezone.localdate():
-        raise RuleError(_("The report date %(day)s is in the future: a situation report covers a day that has begun.") % {"day": day.isoformat()},
+        raise BadInput(_("The report date %(day)s is in the future: a situation report covers a day that has begun.") % {"day": day.isoformat()},
                         rule="future_report", field="date")
 
 

@@ -14,6 +14,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -34,7 +35,7 @@ from custody.coordination.models import (
 from custody.core import audit
 from custody.core.access import can, get_restricted, restrict
 from custody.core.charts import line_chart
-from custody.core.errors import RuleError
+from custody.core.errors import BadInput, RuleError
 from custody.registry.models import Facility, FacilityKind, Person
 
 
@@ -44,7 +45,7 @@ def _day(raw: str | None, default: date, name: str = "date") -> date:
         return default
     parsed = parse_date(raw)
     if parsed is None:
-        raise RuleError(_("“%(value)s” is not a date (use YYYY-MM-DD).") % {"value": raw}, field=name)
+        raise BadInput(_("“%(value)s” is not a date (use YYYY-MM-DD).") % {"value": raw}, field=name)
     return parsed
 
 
@@ -117,7 +118,7 @@ def sitrep_page(request: HttpRequest) -> HttpResponse:
         if audience not in _audiences(request.user):
             raise RuleError(_("You may produce the report for your own agency only (the coordinating office's analysts produce it for every audience)."))
         report = sitrep.build(day, audience, request.user)
-    except RuleError as exc:
+    except (BadInput, RuleError) as exc:
         audit.record(request, "sitrep_read", object_type="coordination.sitrep", outcome="failed", reason=exc.message)
         messages.error(request, exc.message)
         day = today
@@ -130,15 +131,15 @@ def sitrep_page(request: HttpRequest) -> HttpResponse:
 
 
 def sitrep_pdf(request: HttpRequest) -> HttpResponse:
-    """Generate on demand: computed now, stored as produced, returned as a PDF."""
+    """Generate on demand: computed now, stored as produced, returned as a PDF. The action checks the
+    audience and audits; another agency's report is a 403 (RefusalMiddleware), a bad date a 400 here."""
+    lang = request.GET.get("lang", "en")
+    audience = request.GET.get("audience") or (request.user.agency.code if request.user.agency_id else "")
     try:
         day = _day(request.GET.get("date"), timezone.localdate())
-        lang = request.GET.get("lang", "en")
-        rec, pdf = services.produce_sitrep(day, _audience(request), lang, requester=request.user)
-    except RuleError as exc:
-        audit.record(request, "sitrep_generate", object_type="coordination.sitrep", outcome="failed", reason=exc.message)
+        rec, pdf = services.do_produce_sitrep(request.user, day, audience, lang)
+    except (BadInput, RuleError) as exc:
         return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
-    audit.record(request, "sitrep_generate", obj=rec, classification=rec.classification, sha256=rec.sha256)
     resp = HttpResponse(pdf, content_type="application/pdf")
     resp["Content-Disposition"] = f'inline; filename="sitrep-{rec.report_date}-{rec.audience.code}-{lang}.pdf"'
     resp["X-Classification"] = str(rec.classification)
@@ -167,15 +168,14 @@ def sitrep_file(request: HttpRequest, pk: int) -> HttpResponse:
 def meeting_list(request: HttpRequest) -> HttpResponse:
     meetings = restrict(Meeting.objects.prefetch_related("attendees"), request.user)
     if request.method == "POST":
+        # The action checks, writes and audits; not allowed is a 403 (RefusalMiddleware), bad input is shown.
         try:
-            m = services.create_meeting(request.user, _day(request.POST.get("held_on"), timezone.localdate(), "held_on"),
-                                        request.POST.get("title", ""), request.POST.getlist("attendees"), notes=request.POST.get("notes", ""),
-                                        classification=int(request.POST.get("classification", "1") or 1))
-        except (RuleError, ValueError) as exc:
-            audit.record(request, "meeting_create", object_type="coordination.meeting", outcome="failed", reason=str(exc))
-            messages.error(request, getattr(exc, "message", str(exc)))
+            m = services.do_create_meeting(request.user, _day(request.POST.get("held_on"), timezone.localdate(), "held_on"),
+                                           request.POST.get("title", ""), request.POST.getlist("attendees"), notes=request.POST.get("notes", ""),
+                                           classification=request.POST.get("classification", "1") or 1)
+        except (BadInput, RuleError) as exc:
+            messages.error(request, exc.message)
             return redirect("coordination:meeting_list")
-        audit.record(request, "meeting_create", obj=m)
         return redirect("coordination:meeting_detail", pk=m.pk)
     page = Paginator(meetings, 30).get_page(request.GET.get("page"))
     audit.record_many(request, "meeting_list", list(page.object_list))
@@ -186,28 +186,24 @@ def meeting_list(request: HttpRequest) -> HttpResponse:
 
 
 def meeting_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    meeting = get_restricted(Meeting.objects.prefetch_related("attendees"), request.user, request=request, pk=pk)
     if request.method == "POST":
+        # The actions restrict the meeting themselves (an invisible one is a 404) and audit.
         what = request.POST.get("what", "")
         try:
             if what == "decision":
-                d = services.add_decision(request.user, meeting, request.POST.get("text", ""),
-                                          person_refs=request.POST.get("people", "").replace(",", " ").split(),
-                                          facility_codes=request.POST.get("facilities", "").replace(",", " ").split())
-                audit.record(request, "decision_create", obj=d, meeting=meeting.pk)
+                services.do_add_decision(request.user, pk, request.POST.get("text", ""),
+                                         person_refs=request.POST.get("people", "").replace(",", " ").split(),
+                                         facility_codes=request.POST.get("facilities", "").replace(",", " ").split())
             elif what == "action":
-                decision = None
-                if request.POST.get("decision"):
-                    decision = get_restricted(Decision.objects.all(), request.user, request=request, pk=int(request.POST["decision"]))
-                a = services.add_action(request.user, meeting, request.POST.get("text", ""), request.POST.get("owner", ""),
-                                        _day(request.POST.get("due_on"), timezone.localdate(), "due_on"), decision=decision)
-                audit.record(request, "action_create", obj=a, meeting=meeting.pk)
+                services.do_add_action(request.user, pk, request.POST.get("text", ""), request.POST.get("owner", ""),
+                                       _day(request.POST.get("due_on"), timezone.localdate(), "due_on"),
+                                       decision=request.POST.get("decision") or None)
             else:
-                raise RuleError(_("Unknown form."))
-        except (RuleError, ValueError) as exc:
-            audit.record(request, f"{what or 'meeting'}_create"[:40], obj=meeting, outcome="failed", reason=str(exc))
-            messages.error(request, getattr(exc, "message", str(exc)))
-        return redirect("coordination:meeting_detail", pk=meeting.pk)
+                raise BadInput(_("Unknown form."), field="what")
+        except (BadInput, RuleError) as exc:
+            messages.error(request, exc.message)
+        return redirect("coordination:meeting_detail", pk=pk)
+    meeting = get_restricted(Meeting.objects.prefetch_related("attendees"), request.user, request=request, pk=pk)
     audit.record(request, "meeting_read", obj=meeting)
     decisions = restrict(Decision.objects.filter(meeting=meeting), request.user).prefetch_related("facilities")
     visible_people = restrict(Person.objects.all(), request.user)
@@ -231,7 +227,8 @@ def action_list(request: HttpRequest) -> HttpResponse:
     elif status:
         qs = qs.filter(status=status)
     today = timezone.localdate()
-    rows = [{"a": a, "overdue": a.is_overdue(today)} for a in qs.order_by("due_on", "id")[:500]]
+    # Only the owner agency changes an action (services.do_set_action_status): the form is shown on its rows.
+    rows = [{"a": a, "overdue": a.is_overdue(today), "mine": a.owner_id == request.user.agency_id} for a in qs.order_by("due_on", "id")[:500]]
     audit.record_many(request, "action_list", [r["a"] for r in rows], owner=owner, status=status)
     return render(request, "coordination/action_list.html", {
         "rows": rows, "owner": owner, "status": status, "agencies": Agency.objects.order_by("code"), "statuses": ActionStatus.choices,
@@ -240,15 +237,16 @@ def action_list(request: HttpRequest) -> HttpResponse:
 
 
 def action_status(request: HttpRequest, pk: int) -> HttpResponse:
-    action = get_restricted(Action.objects.all(), request.user, "change", request=request, pk=pk)
     if request.method == "POST":
+        # Another agency's action is a 403, an invisible one a 404 (RefusalMiddleware); the action audits.
         try:
-            services.set_action_status(request.user, action, request.POST.get("status", ""))
-            audit.record(request, "action_change", obj=action, status=action.status)
-        except RuleError as exc:
-            audit.record(request, "action_change", obj=action, outcome="failed", reason=exc.message)
+            services.do_set_action_status(request.user, pk, request.POST.get("status", ""))
+        except (BadInput, RuleError) as exc:
             messages.error(request, exc.message)
-    return redirect(request.POST.get("next") or "coordination:action_list")
+    nxt = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
+        nxt = ""
+    return redirect(nxt or "coordination:action_list")
 
 
 # --- site warnings --------------------------------------------------------------------------------
@@ -260,23 +258,17 @@ def warnings(request: HttpRequest) -> HttpResponse:
         what = request.POST.get("what", "")
         try:
             if what == "incident":
-                i = services.record_incident(user, request.POST.get("site", ""), _day(request.POST.get("occurred_on"), today, "occurred_on"),
-                                             request.POST.get("kind", ""), int(request.POST.get("severity", "0") or 0), request.POST.get("source", ""),
-                                             description=request.POST.get("description", ""), classification=int(request.POST.get("classification", "1") or 1))
-                audit.record(request, "incident_create", obj=i)
+                services.do_record_incident(user, request.POST.get("site", ""), _day(request.POST.get("occurred_on"), today, "occurred_on"),
+                                            request.POST.get("kind", ""), request.POST.get("severity", ""), request.POST.get("source", ""),
+                                            description=request.POST.get("description", ""), classification=request.POST.get("classification", "1") or 1)
                 messages.success(request, _("Incident recorded."))
             elif what == "danger":
-                e = services.set_danger_estimate(user, request.POST.get("site", ""), _day(request.POST.get("as_of"), today, "as_of"),
-                                                 float(request.POST.get("probability", "")), rationale=request.POST.get("rationale", ""))
-                audit.record(request, "danger_estimate_set", obj=e, probability=e.probability)
+                services.do_set_danger_estimate(user, request.POST.get("site", ""), _day(request.POST.get("as_of"), today, "as_of"),
+                                                request.POST.get("probability", ""), rationale=request.POST.get("rationale", ""))
                 messages.success(request, _("Danger estimate recorded."))
             else:
-                raise RuleError(_("Unknown form."))
-        except ValueError:
-            audit.record(request, f"{what}_create"[:40], object_type="coordination", outcome="failed", reason="not a number")
-            messages.error(request, _("Severity and probability must be numbers."))
-        except RuleError as exc:
-            audit.record(request, f"{what}_create"[:40], object_type="coordination", outcome="failed", reason=exc.message)
+                raise BadInput(_("Unknown form."), field="what")
+        except (BadInput, RuleError) as exc:
             messages.error(request, exc.message)
         return redirect("coordination:warnings")
     incidents = restrict(Incident.objects.select_related("site"), user)

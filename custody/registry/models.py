@@ -194,6 +194,11 @@ class Person(Releasable):
         _("custody status"), max_length=20, blank=True, db_index=True, choices=CustodyStatus.choices
     )
     custodians_ever = models.ManyToManyField("accounts.Agency", blank=True, related_name="+", verbose_name=_("custodians, past and present"))
+    # The agency that set the current classification: only it (a supervisor) may lower it again
+    # (custody.registry.services.do_classify). Empty for records made before it was kept: then the
+    # originating agency counts as the one that set it.
+    classified_by = models.ForeignKey("accounts.Agency", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                      verbose_name=_("classification set by"))
     import_batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="people")
     # Where the source roster says the person is. Custody itself (current_facility) starts only when a
     # clerk records the intake in the ledger.

@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from custody.core.access import can_see_fields
-from custody.registry.models import Facility, Identifier, Nationality, Person, PersonName
+from custody.registry.models import Facility, Identifier, Person, PersonName
 
 # Field groups (docs/conventions.md): omitted, not blanked, for callers who may not see them.
 PERSON_FIELD_GROUPS = {"risk_rationale": "risk_rationale", "faction": "intelligence"}
@@ -40,6 +40,9 @@ class PersonSerializer(serializers.ModelSerializer):
     nationality_codes = serializers.ListField(child=serializers.CharField(max_length=2), write_only=True, required=False)
     current_facility = serializers.SlugRelatedField(slug_field="code", read_only=True)
     current_custodian = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    classified_by = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    # A change of classification needs its reason (custody.registry.services.do_classify).
+    classification_reason = serializers.CharField(write_only=True, required=False, allow_blank=True)
 
     class Meta:
         model = Person
@@ -47,10 +50,11 @@ class PersonSerializer(serializers.ModelSerializer):
             "ref", "group", "display_name", "display_name_ar", "sex", "birth_precision", "birth_date", "birth_year_min",
             "birth_year_max", "place_of_birth", "father_name", "mother_name", "capture_date", "capture_place",
             "internment_date", "internment_place", "next_of_kin_name", "next_of_kin_relation", "next_of_kin_contact",
-            "legal_status", "risk_tier", "risk_rationale", "faction", "is_minor", "medical_flag", "classification",
+            "legal_status", "risk_tier", "risk_rationale", "faction", "is_minor", "medical_flag", "classification", "classified_by",
+            "classification_reason",
             "current_facility", "current_custodian", "custody_status", "names", "identifiers", "nationalities", "nationality_codes",
         ]
-        read_only_fields = ["ref", "current_facility", "current_custodian", "custody_status"]
+        read_only_fields = ["ref", "current_facility", "current_custodian", "custody_status", "classified_by"]
 
     def get_nationalities(self, obj: Person) -> list[str]:
         return [n.country for n in obj.nationalities.all()]
@@ -73,49 +77,6 @@ class PersonSerializer(serializers.ModelSerializer):
         lo, hi = attrs.get("birth_year_min"), attrs.get("birth_year_max")
         if lo and hi and lo > hi:
             raise serializers.ValidationError({"birth_year_min": "born no earlier than is after born no later than"})
-        if not attrs.get("display_name") and self.instance is None:
+        if not attrs.get("display_name") and not self.partial:
             raise serializers.ValidationError({"display_name": "a name is required"})
         return attrs
-
-    def create(self, validated: dict[str, Any]) -> Person:
-        from custody.registry.search import reindex_people
-        from custody.registry.services import next_refs
-
-        names = validated.pop("names", [])
-        codes = validated.pop("nationality_codes", [])
-        user = self.context["request"].user
-        person = Person.objects.create(ref=next_refs(1)[0], originating_agency=user.agency, **validated)
-        if not names:
-            from custody.engines.names.normalise import script_of
-
-            names = [{"script": "arab" if script_of(person.display_name) == "Arab" else "latn", "full": person.display_name}]
-            if person.display_name_ar:
-                names.append({"script": "arab", "full": person.display_name_ar})
-        for n in names:
-            PersonName.objects.create(person=person, **n)
-        for c in codes:
-            Nationality.objects.create(person=person, country=c.upper())
-        reindex_people([person.pk])
-        return person
-
-    def update(self, instance: Person, validated: dict[str, Any]) -> Person:
-        """PATCH/PUT: `names` and `nationality_codes`, when given, replace the person's lists (DRF's
-        default update refuses nested writes with a 500)."""
-        from django.db import transaction
-
-        from custody.registry.search import reindex_people
-
-        names = validated.pop("names", None)
-        codes = validated.pop("nationality_codes", None)
-        with transaction.atomic():
-            instance = super().update(instance, validated)
-            if names is not None:
-                instance.names.all().delete()
-                for n in names:
-                    PersonName.objects.create(person=instance, **n)
-                reindex_people([instance.pk])
-            if codes is not None:
-                instance.nationalities.all().delete()
-                for c in dict.fromkeys(c.upper() for c in codes):
-                    Nationality.objects.create(person=instance, country=c)
-        return instance

@@ -6,6 +6,7 @@ app_name = "registry"
 urlpatterns = [
     path("people/", views.person_list, name="person_list"),
     path("people/<str:ref>/", views.person_detail, name="person_detail"),
+    path("people/<str:ref>/classification/", views.person_classify, name="person_classify"),
     path("people/<str:ref>/files/<int:file_id>/", views.person_file, name="person_file"),
     path("facilities/", views.facility_list, name="facility_list"),
     path("facilities/<str:code>/", views.facility_detail, name="facility_detail"),

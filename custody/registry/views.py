@@ -7,17 +7,23 @@ import logging
 import time
 from typing import Any
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Q
 from django.http import FileResponse, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
+from custody.accounts.models import Classification
 from custody.core import audit
 from custody.core.access import can, can_see_fields, get_restricted, restrict
 from custody.core.charts import bar_chart
+from custody.core.domains import app_modules
+from custody.core.errors import BadInput, RuleError
+from custody.registry import services
 from custody.registry.countries import country_name
 from custody.registry.models import (
     INVERSE_RELATION,
@@ -148,11 +154,27 @@ def person_detail(request: HttpRequest, ref: str) -> HttpResponse:
         "keep_apart": restrict(Person.objects.filter(Q(keep_apart_in__person=person) | Q(keep_apart__other=person)), user).distinct(),
         "files": restrict(PersonFile.objects.filter(person=person), user),
         "show_rationale": show_rationale,
+        "can_classify": can(user, "change"),
+        "levels": Classification.values,
         "page_classification": person.classification,
         "page_releasability": person.releasability_label(),
         "extra_sections": _extra_sections(request, person),
     }
     return render(request, "registry/person_detail.html", ctx)
+
+
+@require_POST
+def person_classify(request: HttpRequest, ref: str) -> HttpResponse:
+    """The person page's classification form. A refusal of the rule or the input is shown on the person's
+    page; not allowed or not visible is a 403 or 404 (RefusalMiddleware)."""
+    try:
+        person = services.do_classify(request.user, ref, request.POST.get("level", ""), request.POST.get("reason", ""))
+    except (BadInput, RuleError) as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("%(ref)s is now classified %(level)s.") % {
+            "ref": person.ref, "level": Classification(person.classification).label})
+    return redirect("registry:person_detail", ref=ref)
 
 
 def _extra_sections(request: HttpRequest, person: Person) -> list[str]:
@@ -164,28 +186,22 @@ def _extra_sections(request: HttpRequest, person: Person) -> list[str]:
 def _app_sections(request: HttpRequest, fn_name: str, obj: Any) -> list[str]:
     """One app's failing section must not take the person's record (or the facility page) down with it:
     the error is logged with its traceback and the page says which section is missing."""
-    from importlib import import_module
-    from importlib.util import find_spec
-
     from django.utils.html import format_html
 
-    from custody.urls import DOMAIN_APPS
-
     html = []
-    for app in DOMAIN_APPS:
-        if find_spec(f"custody.{app}.sections"):
-            fn = getattr(import_module(f"custody.{app}.sections"), fn_name, None)
-            if fn is None:
-                continue
-            try:
-                with transaction.atomic():  # a database error in the section rolls back only the section
-                    part = fn(request, obj)
-            except Exception:  # noqa: BLE001 - any failure of another app's section, logged in full
-                log.exception("%s.%s failed for %s", app, fn_name, obj)
-                part = format_html('<div class="panel withheld" role="status">{}</div>',
-                                   _("The %(app)s section could not be shown; the error was logged.") % {"app": app})
-            if part:
-                html.append(part)
+    for app, sections in app_modules("sections"):
+        fn = getattr(sections, fn_name, None)
+        if fn is None:
+            continue
+        try:
+            with transaction.atomic():  # a database error in the section rolls back only the section
+                part = fn(request, obj)
+        except Exception:  # noqa: BLE001 - any failure of another app's section, logged in full
+            log.exception("%s.%s failed for %s", app, fn_name, obj)
+            part = format_html('<div class="panel withheld" role="status">{}</div>',
+                               _("The %(app)s section could not be shown; the error was logged.") % {"app": app})
+        if part:
+            html.append(part)
     return html
 
 
@@ -235,6 +251,9 @@ def search(request: HttpRequest) -> HttpResponse:
         facility_id = f.pk if f else -1
     page_no = max(1, int(request.GET.get("page", "1") or 1)) if request.GET.get("page", "1").isdigit() else 1
     result = find_people(request.user, q, facility_id=facility_id, limit=50, offset=(page_no - 1) * 50)
+    for _app, identity in app_modules("identity"):  # a merged person is listed once, "also recorded as"
+        result.people, dropped = identity.collapse(request.user, result.people)
+        result.total -= dropped
     elapsed_ms = (time.perf_counter() - started) * 1000
     audit.record(request, "search", object_type="registry.person", object_id=f"{result.total} hits", query=q, facility=facility,
                  ids=[p.pk for p in result.people])

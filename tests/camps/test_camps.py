@@ -108,7 +108,7 @@ def test_child_older_than_parent_is_refused(camp_world: Any, make_user: Any, api
     api = api_for(make_user("HUM", "clerk"))
     # the aunt (born 1970-75) recorded as the daughter of the boy (born ~15 years ago)
     r = api.post("/api/camps/family-links/", {"person": camp_world["aunt"].ref, "relative": camp_world["boy"].ref, "relation": "father"}, format="json")
-    assert r.status_code == 400
+    assert r.status_code == 409  # well formed and allowed, but it breaks a rule
     body = r.json()
     assert body["rule"] == "child_older_than_parent" and "older than the parent" in body["detail"]
     assert camp_world["aunt"].ref in body["detail"]
@@ -139,7 +139,7 @@ def test_departure_population_and_bad_departures(camp_world: Any, make_user: Any
                                       "reason": "released"}, follow=True)
     assert "is in the future" in r.content.decode()
     assert Movement.objects.count() == 1
-    assert _audited("camp_departure") == 1 and _audited("camp_departure", "failed") == 3
+    assert _audited("camps.departure") == 1 and _audited("camps.departure", "failed") == 3
     # population over time: 5 before yesterday, 4 from yesterday on
     from custody.camps import services
 
@@ -151,8 +151,9 @@ def test_viewer_cannot_record(camp_world: Any, make_user: Any, client_for: Any) 
     c = client_for(make_user("SDF", "viewer"))
     r = c.post("/camps/HOL/record/", {"what": "departure", "person": camp_world["aunt"].ref, "occurred_on": TODAY.isoformat(),
                                       "reason": "released"}, follow=True)
-    assert "clerk role" in r.content.decode()
+    assert r.status_code == 403
     assert not Movement.objects.exists()
+    assert _audited("camps.departure", "denied") == 1
 
 
 def test_arrival_through_api(camp_world: Any, make_user: Any, api_for: Any, person_factory: Any) -> None:
@@ -163,11 +164,17 @@ def test_arrival_through_api(camp_world: Any, make_user: Any, api_for: Any, pers
     assert r.status_code == 201, r.content
     r = api.post("/api/camps/movements/", {"kind": "arrival", "person": newcomer.ref, "camp": "HOL", "household": "H-2",
                                            "occurred_on": TODAY.isoformat()}, format="json")
-    assert r.status_code == 400 and "already in camp HOL" in r.json()["detail"]
+    assert r.status_code == 409 and "already in camp HOL" in r.json()["detail"]
 
 
 def test_control_change_is_recorded_for_the_whole_camp(camp_world: Any, make_user: Any, api_for: Any) -> None:
-    api = api_for(make_user("MIL", "clerk"))
+    # Only the agency controlling the camp hands it over, on a supervisor's word.
+    for outsider in (make_user("MIL", "supervisor"), make_user("SDF", "clerk")):
+        r = api_for(outsider).post("/api/camps/control-changes/", {"camp": "HOL", "to_custodian": "IRQ", "occurred_on": TODAY.isoformat()},
+                                   format="json")
+        assert r.status_code == 403 and r.json()["rule"] == "camp_controller", r.content
+    assert _audited("camps.control_change", "denied") == 2
+    api = api_for(make_user("SDF", "supervisor"))
     r = api.post("/api/camps/control-changes/", {"camp": "HOL", "to_custodian": "IRQ", "occurred_on": TODAY.isoformat(),
                                                  "note": "handed over"}, format="json")
     assert r.status_code == 201, r.content
@@ -175,9 +182,13 @@ def test_control_change_is_recorded_for_the_whole_camp(camp_world: Any, make_use
     assert body["from_custodian"] == "SDF" and body["to_custodian"] == "IRQ" and body["residents_at_change"] == 5
     assert Facility.objects.get(code="HOL").custodian.code == "IRQ"
     r = api.post("/api/camps/control-changes/", {"camp": "HOL", "to_custodian": "IRQ", "occurred_on": TODAY.isoformat()}, format="json")
-    assert r.status_code == 400 and "already under IRQ" in r.json()["detail"]
-    r = api.post("/api/camps/control-changes/", {"camp": "HOL", "to_custodian": "HUM", "occurred_on": TODAY.isoformat()}, format="json")
-    assert r.status_code == 400 and "cannot hold people in custody" in r.json()["detail"]
+    # Now under IRQ: the partner force no longer even sees the camp (custody scope), let alone hands it over.
+    assert r.status_code == 404
+    irq = api_for(make_user("IRQ", "supervisor"))
+    r = irq.post("/api/camps/control-changes/", {"camp": "HOL", "to_custodian": "IRQ", "occurred_on": TODAY.isoformat()}, format="json")
+    assert r.status_code == 409 and "already under IRQ" in r.json()["detail"]
+    r = irq.post("/api/camps/control-changes/", {"camp": "HOL", "to_custodian": "HUM", "occurred_on": TODAY.isoformat()}, format="json")
+    assert r.status_code == 409 and "cannot hold people in custody" in r.json()["detail"]
     assert ControlChange.objects.count() == 1
 
 
@@ -190,7 +201,7 @@ def test_census_and_unaccounted(camp_world: Any, make_user: Any, api_for: Any, c
     assert r.status_code == 201, r.content
     assert sorted(r.json()["unaccounted"]) == sorted([w["daughter"].ref, w["boy"].ref])
     r = api.post("/api/camps/censuses/", {"camp": "HOL", "taken_on": TODAY.isoformat(), "counted": [w["detainee"].ref]}, format="json")
-    assert r.status_code == 400 and "Not residents of HOL" in r.json()["detail"]
+    assert r.status_code == 409 and "Not residents of HOL" in r.json()["detail"]
     page = client_for(user).get("/camps/").content.decode()
     assert "Unaccounted for since the last census" in page
     # the boy leaves: he is accounted for by his departure
@@ -298,8 +309,11 @@ def test_cli_children_depart_control(camp_world: Any, make_user: Any, tmp_path: 
     with pytest.raises(CommandError, match="is not in camp HOL"):
         call_command("camps", "--user", clerk.username, "depart", camp_world["detainee"].ref, "--camp", "HOL",
                      "--date", TODAY.isoformat(), "--reason", "released", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="only SDF may hand over") as refused:
+        call_command("camps", "--user", clerk.username, "control", "HOL", "--to", "IRQ", "--date", TODAY.isoformat(), stdout=io.StringIO())
+    assert refused.value.returncode == 3
     buf = io.StringIO()
-    call_command("camps", "--user", clerk.username, "control", "HOL", "--to", "IRQ", "--date", TODAY.isoformat(), stdout=buf)
+    call_command("camps", "--as", make_user("SDF", "supervisor").username, "control", "HOL", "--to", "IRQ", "--date", TODAY.isoformat(), stdout=buf)
     assert "from SDF to IRQ" in buf.getvalue()
     buf = io.StringIO()
     call_command("camps", "--user", clerk.username, "population", "HOL", stdout=buf)

@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from custody.camps import services as camps
 from custody.coordination import services, sitrep
 from custody.coordination.models import SitRep
-from custody.core.errors import RuleError
+from custody.core.errors import BadInput, NotAllowed, RuleError
 from custody.core.models import AuditEvent
 from custody.registry.models import Household, Person
 
@@ -81,8 +81,8 @@ def _registry_counts(qs: Any) -> Counter:
 def test_sitrep_figures_reconcile_with_the_registry(world: Any, make_user: Any, client_for: Any) -> None:
     analyst = make_user("CIO", "analyst")
     clerk = make_user("MIL", "clerk")
-    camps.record_departure(clerk, world["residents"][3], "HOL", TODAY, "repatriated")
-    services.record_incident(clerk, "HAS", TODAY, "attack", 4, "partner force liaison", description="mortar fire at the perimeter")
+    camps.do_record_departure(clerk, world["residents"][3], "HOL", TODAY, "repatriated")
+    services.do_record_incident(clerk, "HAS", TODAY, "attack", 4, "partner force liaison", description="mortar fire at the perimeter")
     report = sitrep.build(TODAY, analyst.agency, analyst)
     custody = report["custody"]
     assert custody["available"]
@@ -133,8 +133,8 @@ def test_sitrep_is_produced_per_audience(world: Any, make_user: Any) -> None:
     hum = sitrep.build(TODAY, agencies["HUM"])
     assert hum["camps"]["rows"][0]["population"] == 4
     # an analyst of another agency may not produce a report for someone else
-    with pytest.raises(RuleError, match="your own agency"):
-        services.produce_sitrep(TODAY, "CIO", "en", requester=make_user("MFA", "analyst"), with_pdf=False)
+    with pytest.raises(NotAllowed, match="your own agency"):
+        services.do_produce_sitrep(make_user("MFA", "analyst"), TODAY, "CIO", "en", with_pdf=False)
 
 
 def test_future_report_date_is_refused_everywhere(world: Any, make_user: Any, client_for: Any, api_for: Any, tmp_path: Path) -> None:
@@ -147,9 +147,12 @@ def test_future_report_date_is_refused_everywhere(world: Any, make_user: Any, cl
     r = api_for(user).post(f"/api/coordination/sitreps/generate/?date={future}")
     assert r.status_code == 400 and r.json()["rule"] == "future_report"
     with pytest.raises(CommandError, match="is in the future"):
-        call_command("sitrep", "--date", future, "--audience", "CIO", "--lang", "en", "--out", str(tmp_path / "x.pdf"), stdout=io.StringIO())
+        call_command("sitrep", "--date", future, "--audience", "CIO", "--lang", "en", "--out", str(tmp_path / "x.pdf"), "--as", user.username,
+                     stdout=io.StringIO())
     assert not SitRep.objects.exists()
-    assert AuditEvent.objects.filter(action="sitrep_generate", outcome="failed").count() == 3
+    # Each door's refusal audited once by the one action, naming the user.
+    rows = AuditEvent.objects.filter(action="coordination.sitrep_generate", outcome="failed")
+    assert rows.count() == 3 and {r.user_id for r in rows} == {user.pk}
 
 
 def test_pdf_in_english_and_arabic(world: Any, make_user: Any, client_for: Any) -> None:
@@ -174,12 +177,20 @@ def test_pdf_in_english_and_arabic(world: Any, make_user: Any, client_for: Any) 
     assert client_for(make_user("MFA", "supervisor")).get(f"/coordination/sitreps/{stored[0].pk}.pdf").status_code == 404
 
 
-def test_cli_sitrep(world: Any, tmp_path: Path) -> None:
+def test_cli_sitrep(world: Any, tmp_path: Path, make_user: Any) -> None:
     out = tmp_path / "report.pdf"
-    call_command("sitrep", "--date", TODAY.isoformat(), "--audience", "MFA", "--lang", "ar", "--out", str(out), stdout=io.StringIO())
+    # As one of MFA's own users, at the clearance its users have in this world (the audience's figures).
+    mfa = make_user("MFA", "viewer", clearance=2)
+    call_command("sitrep", "--date", TODAY.isoformat(), "--audience", "MFA", "--lang", "ar", "--out", str(out), "--as", mfa.username,
+                 stdout=io.StringIO())
     assert out.read_bytes().startswith(b"%PDF")
     js = tmp_path / "report.json"
-    call_command("sitrep", "--date", TODAY.isoformat(), "--audience", "MFA", "--lang", "en", "--out", str(js), stdout=io.StringIO())
+    call_command("sitrep", "--date", TODAY.isoformat(), "--audience", "MFA", "--lang", "en", "--out", str(js), "--as", mfa.username,
+                 stdout=io.StringIO())
+    # Without an acting user the command changes nothing (the report is stored as produced: a change).
+    with pytest.raises(CommandError) as refused:
+        call_command("sitrep", "--date", TODAY.isoformat(), "--audience", "MFA", "--out", str(js), stdout=io.StringIO())
+    assert "--as" in str(refused.value) or "user" in str(refused.value)
     import json
 
     figures = json.loads(js.read_text(encoding="utf-8"))
@@ -209,8 +220,8 @@ def test_scheduled_task_produces_every_audience_and_reschedules(world: Any) -> N
 
 def test_dashboard_map_and_live_figures(world: Any, make_user: Any, client_for: Any) -> None:
     analyst = make_user("CIO", "analyst")
-    services.set_danger_estimate(analyst, "HAS", TODAY - timedelta(days=5), 0.02)
-    services.set_danger_estimate(analyst, "HAS", TODAY, 0.08)
+    services.do_set_danger_estimate(analyst, "HAS", TODAY - timedelta(days=5), 0.02)
+    services.do_set_danger_estimate(analyst, "HAS", TODAY, 0.08)
     page = client_for(analyst).get("/coordination/").content.decode()
     assert "<svg" in page and "HAS · 7 · p=0.08" in page and "BRF · 2" in page and "HOL · 4" in page
     assert "Danger estimate per site" in page
@@ -231,7 +242,7 @@ def test_working_group_meetings_decisions_actions(world: Any, make_user: Any, ap
                                                                   "people": [target.ref], "facilities": ["HAS"]}, format="json")
     assert r.status_code == 201 and r.json()["people"] == [target.ref] and r.json()["facilities"] == ["HAS"]
     r = api.post(f"/api/coordination/meetings/{mid}/decisions/", {"text": "x", "people": ["P-999999"]}, format="json")
-    assert r.status_code == 400 and "P-999999" in r.json()["detail"]
+    assert r.status_code == 404 and "P-999999" in r.json()["detail"]
     r = api.post(f"/api/coordination/meetings/{mid}/actions/", {"text": "Confirm helicopter availability", "owner": "MIL",
                                                                 "due_on": (TODAY - timedelta(days=1)).isoformat()}, format="json")
     assert r.status_code == 201 and r.json()["overdue"] is True
@@ -243,7 +254,13 @@ def test_working_group_meetings_decisions_actions(world: Any, make_user: Any, ap
     page = c.get("/coordination/actions/").content.decode()
     assert 'class="overdue"' in page and "Confirm helicopter availability" in page and "1 overdue" in page
     assert "Move the tier-1 detainees of HAS first" in c.get(f"/coordination/meetings/{mid}/").content.decode()
-    assert api.patch(f"/api/coordination/actions/{aid}/", {"status": "done"}, format="json").json()["overdue"] is False
+    # The action is MIL's: the clerk of the coordinating office who recorded it may not close it; MIL may.
+    r = api.patch(f"/api/coordination/actions/{aid}/", {"status": "done"}, format="json")
+    assert r.status_code == 403 and r.json()["rule"] == "action_owner" and "only MIL" in r.json()["detail"]
+    assert AuditEvent.objects.get(action="coordination.action_status", outcome="denied").user == clerk
+    mil = make_user("MIL", "clerk")
+    assert api_for(mil).patch(f"/api/coordination/actions/{aid}/", {"status": "done"}, format="json").json()["overdue"] is False
+    assert AuditEvent.objects.get(action="coordination.action_status", outcome="ok").user == mil
     assert 'class="overdue"' not in c.get("/coordination/actions/", {"status": ""}).content.decode()
     assert AuditEvent.objects.filter(action="action_list").count() == 2
 
@@ -259,7 +276,7 @@ def test_incidents_and_danger_estimates_for_the_planner(world: Any, make_user: A
     series = out["HAS"]
     assert len(series) == 10 and series[0] == series[2] == 0.01 and series[7] == 0.06 and series[9] == 0.06
     assert series[4] == pytest.approx(0.03)  # two days into a five-day rise from 0.01 to 0.06
-    with pytest.raises(RuleError, match="Unknown site codes: NOPE"):
+    with pytest.raises(BadInput, match="Unknown site codes: NOPE"):
         services.danger_estimates(["NOPE"], TODAY, 3)
     r = api.get("/api/coordination/danger/series/", {"sites": "HAS", "start": (TODAY - timedelta(days=12)).isoformat(), "days": 10})
     assert r.json()["series"]["HAS"] == series

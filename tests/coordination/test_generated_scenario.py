@@ -61,7 +61,7 @@ def test_sitrep_reconciles_on_the_generated_scenario(generated: None, client_for
     # a departure recorded today moves the figure by one
     camp_code, row = next(iter(rows.items()))
     leaver = Person.objects.filter(group="resident", household__camp__code=camp_code).order_by("ref").first()
-    camps.record_departure(User.objects.get(username="mil.clerk"), leaver, camp_code, TODAY, "released")
+    camps.do_record_departure(User.objects.get(username="mil.clerk"), leaver, camp_code, TODAY, "released")
     again = sitrep.build(TODAY, cio.agency, cio)["camps"]["rows"]
     changed = next(r for r in again if r["camp"] == camp_code)
     assert (changed["population"], changed["change"], changed["departures"]) == (row["population"] - 1, -1, 1)
@@ -119,8 +119,12 @@ def test_the_dashboard_figures_without_the_full_replay_equal_the_replayed_ones(g
     cio = User.objects.get(username="cio.supervisor")
     held = Person.objects.filter(custody_status="in_custody")
     first, last = held.first(), held.last()
-    record_event(EventSpec("hospitalised", first, timezone.now(), facility=first.current_facility, reason="test"), user=cio)
-    record_event(EventSpec("released", last, timezone.now() - timedelta(days=5), reason="court order"), user=cio)
+    # Each recorded by the agency holding the person (the custodian rule of the ledger).
+    def custodian_of(p: Person) -> User:
+        return User.objects.get(username=f"{p.current_custodian.code.lower()}.supervisor")
+
+    record_event(EventSpec("hospitalised", first, timezone.now(), facility=first.current_facility, reason="test"), user=custodian_of(first))
+    record_event(EventSpec("released", last, timezone.now() - timedelta(days=5), reason="court order"), user=custodian_of(last))
     replayed = sitrep.build(TODAY, cio.agency, cio)
     trend = [n for _d, n in replayed["custody"]["trend"]]
     assert trend[-1] < trend[0]  # the backdated release shows in the window

@@ -1,4 +1,7 @@
-"""`custody camps ...`: camp records from the command line, as the acting user `--user`.
+"""`custody camps ...`: camp records from the command line, as the acting user `--as USER` (or --user).
+
+Every change is an action of custody.camps.services, which checks, restricts and audits exactly as for a
+page; a refusal ends the command with its message and exit code (CustodyCommand).
 
     custody camps population CAMP [--from D]      population over time and who is unaccounted for
     custody camps depart REF --camp C --date D --reason R [--destination X]
@@ -22,13 +25,11 @@ from django.utils.dateparse import parse_date
 from rich.console import Console
 from rich.table import Table
 
-from custody.accounts.models import User
 from custody.camps import services, tracing
 from custody.core import audit
 from custody.core.access import can, restrict
-from custody.core.commands import CustodyCommand
-from custody.core.errors import RuleError
-from custody.registry.models import Facility, Household, Person
+from custody.core.commands import CustodyCommand, add_actor_argument, resolve_actor
+from custody.registry.models import Facility, Person
 
 
 def _day(value: str | None, name: str) -> date:
@@ -42,7 +43,7 @@ class Command(CustodyCommand):
     help = "Camp records: population, movements, control, census, households, children, family tracing."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--user", required=True, help="username of the acting user")
+        add_actor_argument(parser, required=True)
         sub = parser.add_subparsers(dest="sub", required=True)
         p = sub.add_parser("population")
         p.add_argument("camp")
@@ -83,15 +84,11 @@ class Command(CustodyCommand):
         p.add_argument("ref")
 
     def handle(self, *args: Any, **o: Any) -> None:
-        user = User.objects.filter(username=o["user"]).select_related("agency").first()
+        user = resolve_actor(o["user"])
         if user is None:
-            raise CommandError(f"no user {o['user']!r}")
+            raise CommandError("name the acting user: --as USER")
         self.console = Console(file=self.stdout, width=140)
-        try:
-            getattr(self, "do_" + o["sub"])(user, o)
-        except RuleError as exc:
-            audit.record(None, f"cli_camps_{o['sub']}", user=user, outcome="failed", reason=exc.message)
-            raise CommandError(exc.message) from exc
+        getattr(self, "do_" + o["sub"])(user, o)
 
     def _camp(self, user: Any, code: str) -> Facility:
         camp = restrict(Facility.objects.filter(kind="camp"), user).filter(code=code).first()
@@ -119,33 +116,25 @@ class Command(CustodyCommand):
         audit.record(None, "camp_read", obj=camp, user=user, via="cli")
 
     def do_depart(self, user: Any, o: dict[str, Any]) -> None:
-        m = services.record_departure(user, o["ref"], o["camp"], _day(o["date"], "date"), o["reason"], destination=o["destination"])
-        audit.record(None, "camp_departure", obj=m, user=user, via="cli")
+        m = services.do_record_departure(user, o["ref"], o["camp"], _day(o["date"], "date"), o["reason"], destination=o["destination"])
         self.console.print(f"departure of {m.person.ref} from {m.camp.code} on {m.occurred_on} recorded ({m.reason})")
 
     def do_arrive(self, user: Any, o: dict[str, Any]) -> None:
-        household = Household.objects.filter(camp__code=o["camp"], ref=o["household"]).first()
-        if household is None:
-            raise CommandError(f"no household {o['household']!r} in camp {o['camp']!r}")
-        m = services.record_arrival(user, o["ref"], household, _day(o["date"], "date"))
-        audit.record(None, "camp_arrival", obj=m, user=user, via="cli")
+        m = services.do_record_arrival(user, o["ref"], o["camp"], o["household"], _day(o["date"], "date"))
         self.console.print(f"arrival of {m.person.ref} in {m.camp.code} on {m.occurred_on} recorded")
 
     def do_control(self, user: Any, o: dict[str, Any]) -> None:
-        c = services.record_control_change(user, o["camp"], o["to"], _day(o["date"], "date"), note=o["note"])
-        audit.record(None, "camp_control_change", obj=c, user=user, via="cli")
+        c = services.do_record_control_change(user, o["camp"], o["to"], _day(o["date"], "date"), note=o["note"])
         self.console.print(f"control of {c.camp.code} passed from {c.from_custodian.code} to {c.to_custodian.code} "
                            f"on {c.occurred_on} ({c.residents_at_change} residents)")
 
     def do_census(self, user: Any, o: dict[str, Any]) -> None:
         refs = Path(o["refs"]).read_text(encoding="utf-8").split()
-        c = services.record_census(user, o["camp"], _day(o["date"], "date"), refs)
-        audit.record(None, "camp_census", obj=c, user=user, via="cli", counted=len(refs))
+        c = services.do_record_census(user, o["camp"], _day(o["date"], "date"), refs)
         self.console.print(f"census of {c.camp.code} on {c.taken_on}: {c.counted.count()} counted")
 
     def do_household(self, user: Any, o: dict[str, Any]) -> None:
-        h = services.create_household(user, o["camp"], o["ref"], sector=o["sector"], tent=o["tent"], head=o["head"] or None, members=o["member"])
-        audit.record(None, "household_create", obj=h, user=user, via="cli")
+        h = services.do_create_household(user, o["camp"], o["ref"], sector=o["sector"], tent=o["tent"], head=o["head"] or None, members=o["member"])
         self.console.print(f"household {h} created, head {h.head.ref if h.head else '—'}")
 
     def do_children(self, user: Any, o: dict[str, Any]) -> None:
