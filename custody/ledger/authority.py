@@ -73,7 +73,9 @@ def system_actor() -> Any:
     """The named account that loading code acts as: no agency, no usable password, no token."""
     from custody.accounts.models import Classification, User
 
-    user = User.objects.select_related("agency").filter(username=SYSTEM_USERNAME).first()
+    # Only what the door and the audit row read: this runs once per event recorded by loading code.
+    user = User.objects.only("id", "username", "agency_id", "is_active", "role", "clearance").filter(
+        username=SYSTEM_USERNAME).first()
     if user is None:
         user = User(username=SYSTEM_USERNAME, role="clerk", agency=None, clearance=max(Classification.values),
                     first_name="Custody", last_name="loading code")

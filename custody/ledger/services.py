@@ -466,8 +466,8 @@ def _visible_person(actor: Any, person: Any, field: str = "person") -> Any:
     from custody.registry.models import Person
 
     lookup = {"ref": person.strip()} if isinstance(person, str) else {"pk": _pk(person)}
-    qs = Person.objects.all() if _unrestricted(actor) else restrict(Person.objects.all(), actor, "change")
-    row = qs.filter(**lookup).first()
+    qs = Person.objects.only("id", "ref")
+    row = (qs if _unrestricted(actor) else restrict(qs, actor, "change")).filter(**lookup).first()
     if row is None:
         raise NotFound(_("No person %(ref)s that you may change.") % {"ref": next(iter(lookup.values()))}, field=field)
     return row
@@ -478,8 +478,8 @@ def _visible_facility(actor: Any, facility: Any, field: str = "facility") -> Any
     from custody.registry.models import Facility
 
     lookup = {"code": facility.strip()} if isinstance(facility, str) else {"pk": _pk(facility)}
-    qs = Facility.objects.all() if _unrestricted(actor) else restrict(Facility.objects.all(), actor, "view")
-    row = qs.filter(**lookup).first()
+    qs = Facility.objects.only("id", "code", "custodian_id")
+    row = (qs if _unrestricted(actor) else restrict(qs, actor, "view")).filter(**lookup).first()
     if row is None:
         raise NotFound(_("No facility %(code)s that you may see.") % {"code": next(iter(lookup.values()))}, field=field)
     return row
@@ -503,6 +503,10 @@ def _resolved(actor: Any, spec: EventSpec) -> EventSpec:
     """The spec with every row it names looked up through the actor's restriction (refs and codes as
     typed at a door, or instances and ids from code)."""
     from dataclasses import replace
+
+    if _unrestricted(actor) and not any(isinstance(v, str) for v in (spec.person, spec.facility, spec.to_facility,
+                                                                      spec.custodian)):
+        return spec  # loading code passes ids or rows; the append names a missing one
 
     def fac(value: Any, name: str) -> Any:
         return None if value is None or value == "" else _visible_facility(actor, value, name).pk
