@@ -27,6 +27,8 @@ from custody.engines.ledger.witness import Cosignature, cosign, read_witness, wi
 
 from .models import SignedCheckpoint, WitnessCosignature
 
+WITNESS_NAME_MAX = WitnessCosignature._meta.get_field("witness").max_length or 100
+
 
 def offer(from_size: int | None) -> dict[str, Any]:
     """The latest checkpoint (signing one if events stand unsigned), our public key, and a consistency
@@ -66,6 +68,9 @@ def receive_cosignature(payload: Any, *, user: Any) -> tuple[WitnessCosignature,
         cosig = Cosignature.from_json(payload.get("cosignature"))
     except CheckpointError as exc:
         raise RuleError(_("Field 'cosignature': %(error)s.") % {"error": exc}, rule="cosignature") from exc
+    if len(cosig.witness) > WITNESS_NAME_MAX:
+        raise RuleError(_("Field 'cosignature': the witness name is at most %(n)s characters.")
+                        % {"n": WITNESS_NAME_MAX}, rule="cosignature")
     ours = [checkpoint_of(r) for r in SignedCheckpoint.objects.filter(tree_size=cp.tree_size)]
     if cp not in ours:
         raise RuleError(_("Field 'checkpoint': no checkpoint of this log at size %(size)s has that root, time and "

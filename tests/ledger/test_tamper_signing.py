@@ -256,6 +256,10 @@ def test_the_witness_api_offers_proofs_and_takes_countersignatures(small_log: li
     forged = {**later.to_json(), "root_hash": b64(bytes(32))}
     r = clerk.post("/api/ledger/witness/", {"checkpoint": forged, "cosignature": cosig.to_json()}, format="json")
     assert r.status_code == 400 and "Field 'checkpoint'" in r.json()["detail"]
+    long_name = cosign(partner, "W" * 101, later, T0)
+    r = clerk.post("/api/ledger/witness/", {"checkpoint": later.to_json(), "cosignature": long_name.to_json()},
+                   format="json")
+    assert r.status_code == 400 and "at most 100 characters" in r.json()["detail"]
     assert WitnessCosignature.objects.count() == 1
     # Countersignatures are append-only in the database, like the checkpoints.
     with pytest.raises(Exception, match="append-only"), connection.cursor() as cur:
@@ -275,3 +279,4 @@ def test_the_signers_witness_file_gets_each_checkpoint_only_after_commit(
         callback()
     line = json.loads(path.read_text().splitlines()[-1])
     assert line["tree_size"] == 1 and line["signature"]
+
