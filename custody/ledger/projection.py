@@ -7,6 +7,7 @@ one writer of the stored state (the projection table and the registry Person's c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -131,6 +132,38 @@ def check_rules(state: State, step: Step, *, person: str, names: dict[str, Any])
             _need_facility(step, person)
         return
     # released, repatriated, died, escaped: allowed from any non-terminal state.
+
+
+def check_handover(state: State, step: Step, *, sender: Any, receiver: Any, identity_check: str, person: str,
+                   code: Callable[[int | None], str | None]) -> None:
+    """The rules of the handed_over event itself (the workflow that gathers both confirmations, and who may
+    confirm, are custody.ledger.services.handovers and custody.ledger.authority). `sender`/`receiver`: the
+    confirming officers (users, or None); `code`: an agency's code for messages."""
+    if step.custodian_id is None:
+        raise RuleError(_("A handover names the receiving authority."), rule="handover")
+    if sender is None or receiver is None:
+        raise RuleError(
+            _("Rule 'a handover completes only when both sides confirm': %(person)s lacks the %(side)s side's "
+              "confirmation.") % {"person": person, "side": _("sending") if sender is None else _("receiving")},
+            rule="handover")
+    if sender.pk == receiver.pk:
+        raise RuleError(_("Rule 'both sides confirm': the same officer cannot confirm for both sides."), rule="handover")
+    if receiver.agency_id != step.custodian_id:
+        raise RuleError(
+            _("Rule 'the receiving side confirms': %(user)s is not of the receiving authority %(agency)s.")
+            % {"user": receiver.username, "agency": code(step.custodian_id)}, rule="handover")
+    if state.custodian_id is not None and sender.agency_id != state.custodian_id:
+        raise RuleError(
+            _("Rule 'the sending side confirms': %(user)s is not of the current custodian %(agency)s.")
+            % {"user": sender.username, "agency": code(state.custodian_id)}, rule="handover")
+    if identity_check not in {"match", "not_checked"}:
+        raise RuleError(
+            _("Rule 'the receiving side verifies identity': the identity check result for %(person)s is "
+              "'%(result)s'; a handover is only completed after a match or a recorded 'not checked'.")
+            % {"person": person, "result": identity_check or _("missing")}, rule="identity")
+    if step.custodian_id == state.custodian_id:
+        raise RuleError(_("A handover changes the custodian; %(person)s is already held by %(agency)s.")
+                        % {"person": person, "agency": code(step.custodian_id)}, rule="handover")
 
 
 def _need_facility(step: Step, person: str) -> None:

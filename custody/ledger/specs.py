@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-EVENT_KINDS = (
-    "registered", "intake", "moved", "manifested", "departed", "arrived", "handed_over", "hospitalised",
-    "returned", "transferred_to_court", "released", "repatriated", "died", "escaped", "recaptured", "correction",
-)
+from .models import EventKind
+
+# The one list of event kinds: the stored events' choices (custody.ledger.models.EventKind), in that order.
+EVENT_KINDS: tuple[str, ...] = tuple(EventKind.values)
 
 
 @dataclass

@@ -36,7 +36,9 @@ def setup(people: int) -> None:
 
 
 def append_until_killed(pause_at_batch: int) -> None:
-    original = services._insert_nodes
+    from custody.ledger.services import append
+
+    original = append._insert_nodes
     batches = [0]
 
     def pausing_insert_nodes(nodes: list[tuple[int, int, bytes]]) -> None:
@@ -47,7 +49,7 @@ def append_until_killed(pause_at_batch: int) -> None:
             time.sleep(600)
         original(nodes)
 
-    services._insert_nodes = pausing_insert_nodes
+    append._insert_nodes = pausing_insert_nodes  # where _append looks it up
     hsk = Facility.objects.get(code="HSK")
     ids = list(Person.objects.order_by("ref").values_list("pk", flat=True))
     for n in range(0, len(ids), 20):
