@@ -488,6 +488,14 @@ def test_classification_history_reason_and_setter(world: dict[str, Any]) -> None
     assert Person.objects.get(pk=held.pk).classification == 2
     r = api.post(f"/api/registry/people/{held.ref}/classification/", {"level": 1, "reason": "declassified"}, format="json")
     assert r.status_code == 200 and r.json()["classification"] == 1
+    # The person's page offers the form to those who may change, and says who set the level, in Arabic too.
+    page = Client()
+    page.force_login(users[("IRQ", "clerk")])
+    html = page.get(f"/registry/people/{held.ref}/").content.decode()
+    assert "Change classification" in html and "Set by IRQ." in html
+    assert "تغيير التصنيف" in page.get(f"/ar/registry/people/{held.ref}/").content.decode()
+    page.force_login(users[("IRQ", "viewer")])
+    assert "Change classification" not in page.get(f"/registry/people/{held.ref}/").content.decode()
 
 
 def test_edit_cannot_change_classification_without_the_rule(world: dict[str, Any]) -> None:
