@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -64,6 +64,8 @@ class UndoIn(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
 
+# Planning has a Run too: name the component so the schema keeps both.
+@extend_schema_serializer(component_name="MatchRun")
 class RunSerializer(serializers.ModelSerializer):
     user = serializers.SlugRelatedField(slug_field="username", read_only=True)
     undone_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
