@@ -66,6 +66,11 @@ def can(user: Any, capability: str) -> bool:
     raise ValueError(f"unknown capability {capability!r}")
 
 
+def may_read_audit(user: Any) -> bool:
+    """Supervisors read their own agency's trail; auditors (User.is_auditor, any role) every agency's."""
+    return can(user, "audit") or bool(can(user, "view") and getattr(user, "is_auditor", False))
+
+
 # Field groups: which capability a group of sensitive fields needs. Serializers and templates ask
 # `can_see_fields(user, group)`; a group not listed here is visible to whoever sees the record.
 FIELD_GROUPS = {

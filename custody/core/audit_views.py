@@ -13,16 +13,11 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from custody.core import audit
-from custody.core.access import can, can_see_fields, restrict
+from custody.core.access import can_see_fields, may_read_audit, restrict
 from custody.core.history import tracked_models
 from custody.core.models import AuditEvent, HistoryChange
 
 FILTERS = ("username", "agency", "action", "outcome", "object_type", "object_id", "request_id")
-
-
-def may_read_audit(user: Any) -> bool:
-    """Supervisors read their own agency's trail; auditors (User.is_auditor, any role) every agency's."""
-    return can(user, "audit") or bool(can(user, "view") and getattr(user, "is_auditor", False))
 
 
 def _require_audit(request: HttpRequest) -> None:

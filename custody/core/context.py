@@ -9,7 +9,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from custody.core.access import can
+from custody.core.access import can, may_read_audit
 from custody.core.domains import app_modules
 
 # The top bar groups each app's pages under one menu, so nine domains fit on one line.
@@ -59,7 +59,7 @@ def custody_context(request: HttpRequest) -> dict[str, Any]:
         "path_unprefixed": unprefixed,
         "DEMO_MODE": settings.DEMO_MODE,
         "nav_items": nav_items(user) if authenticated else [],
-        "can_audit": can(user, "audit"),
+        "can_audit": may_read_audit(user),
         "can_change": can(user, "change"),
         "can_import": can(user, "import"),
         "can_intelligence": can(user, "intelligence"),
