@@ -199,6 +199,10 @@ def _expected(route: Route, target: Target, user: Any, world: World) -> set[int]
         "registry:import_map": {404} if rank >= 1 else {403},  # no such upload
         "registry:batch_undo": {405},  # POST only
         "registry:batch_intake": {405},  # POST only: it writes custody events
+        "registry:person_classify": {405},  # POST only: it changes the classification
+        "registry-person-classification": {405},  # POST only
+        "registry-import-list": {200} if rank >= 1 else {403},  # the caller's agency's imports
+        "registry-import-detail": {404} if rank >= 1 else {403},  # no such import in the world
         "core:audit_list": {200} if rank >= 3 else {403},
         "core:history_list": {200} if rank >= 3 else {403},
         "api-root": {200}, "api-schema": {200}, "api-docs": {200},
