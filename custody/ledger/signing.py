@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -286,12 +286,24 @@ def store_checkpoints(rows: list[SignedCheckpoint]) -> None:
     transaction.on_commit(lambda: append_to_witness(cps), robust=True)
 
 
+def lock_head() -> LedgerHead:
+    """The ledger's head row, locked for this transaction (created by the first append)."""
+    head = LedgerHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        try:
+            with transaction.atomic():
+                LedgerHead.objects.create(pk=1)
+        except IntegrityError:
+            pass  # created by a concurrent first append
+        head = LedgerHead.objects.select_for_update().get(pk=1)
+    return head
+
+
+
 def sign_now() -> SignedCheckpoint | None:
     """A checkpoint at the current size (for bundles and `custody ledger checkpoint`), unless one exists."""
-    from .services import _lock_head
-
     with transaction.atomic():
-        head = _lock_head()
+        head = lock_head()
         last = SignedCheckpoint.objects.order_by("-tree_size", "-id").first()
         if head.size == 0:
             return None

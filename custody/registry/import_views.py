@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from custody.core import audit
 from custody.core.access import can, restrict
 from custody.core.errors import RuleError
-from custody.registry import importer, services, uploads
+from custody.registry import importer, services, tasks, uploads
 from custody.registry.models import Facility, ImportBatch
 
 
@@ -48,7 +48,7 @@ def import_start(request: HttpRequest) -> HttpResponse:
             token = secrets.token_hex(16)
             uploads.upload_dir().mkdir(parents=True, exist_ok=True)
             _upload_path(token).write_bytes(data)
-            uploads.schedule_sweep()  # gone after UPLOAD_MAX_AGE_HOURS unless imported
+            tasks.schedule_sweep()  # gone after UPLOAD_MAX_AGE_HOURS unless imported
             request.session[f"import_{token}"] = {"name": upload.name, "source": request.POST.get("source", "")}
             return redirect("registry:import_map", token=token)
     return render(request, "registry/import_start.html", {"error": error, "page_classification": 1})

@@ -580,9 +580,9 @@ def commit(table: Table, mapping: dict[str, str], parsed: list[ParsedRow], *, us
         Nationality,
         Person,
         PersonName,
+        next_refs,
     )
     from custody.registry.search import reindex_people
-    from custody.registry.services import next_refs
 
     facilities = {f.code: f for f in Facility.objects.all()}
     with transaction.atomic():

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, Max, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from custody.core.access import RestrictedQuerySet, clearance_q, person_scoped_q, releasable_exists
@@ -443,3 +443,16 @@ class PersonFile(Releasable):
     @classmethod
     def access_q(cls, user: Any, action: str) -> Q:
         return person_scoped_q(user, action) & clearance_q(user) & releasable_exists(cls, user)
+
+
+# Person references: kept beside the model so that the importer and the services take them alike.
+REF_PREFIX = "P-"
+REF_WIDTH = 6
+
+
+def next_refs(n: int) -> list[str]:
+    """The next n person references. Called inside the writer's transaction: SQLite's IMMEDIATE
+    transactions and PostgreSQL's unique index on ref keep two writers from taking the same."""
+    last = Person.objects.filter(ref__startswith=REF_PREFIX).aggregate(m=Max("ref"))["m"]
+    start = int(last[len(REF_PREFIX):]) + 1 if last else 1
+    return [f"{REF_PREFIX}{i:0{REF_WIDTH}d}" for i in range(start, start + n)]

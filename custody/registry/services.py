@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from custody.accounts.models import Classification
@@ -17,11 +16,8 @@ from custody.core.access import restrict
 from custody.core.actions import BadInput, NotAllowed, NotFound, RuleError, action, note
 from custody.engines.names.normalise import script_of
 from custody.registry import importer
-from custody.registry.models import Facility, ImportBatch, Nationality, Person, PersonName
+from custody.registry.models import Facility, ImportBatch, Nationality, Person, PersonName, next_refs
 from custody.registry.search import reindex_people
-
-REF_PREFIX = "P-"
-REF_WIDTH = 6
 
 # Fields of a person an edit may not write: the ledger's projection owns custody state, the registry's
 # own bookkeeping is not an edit, and the classification has its own rule (do_classify).
@@ -30,14 +26,6 @@ NOT_EDITABLE = frozenset({
     "declared_facility", "created_at", "updated_at", "classification", "classified_by", "originating_agency",
     "release_all", "releasable_to",
 })
-
-
-def next_refs(n: int) -> list[str]:
-    """The next n person references. Called inside the writer's transaction: SQLite's IMMEDIATE
-    transactions and PostgreSQL's unique index on ref keep two writers from taking the same."""
-    last = Person.objects.filter(ref__startswith=REF_PREFIX).aggregate(m=Max("ref"))["m"]
-    start = int(last[len(REF_PREFIX):]) + 1 if last else 1
-    return [f"{REF_PREFIX}{i:0{REF_WIDTH}d}" for i in range(start, start + n)]
 
 
 def _person(actor: Any, ref: str, action_name: str = "view") -> Person:

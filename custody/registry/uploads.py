@@ -35,14 +35,3 @@ def sweep(now: float | None = None) -> list[str]:
         except FileNotFoundError:
             continue  # imported or swept by someone else meanwhile
     return sorted(removed)
-
-
-def schedule_sweep() -> str:
-    """Queue a sweep for when an upload made now becomes abandoned; returns the task id. One per upload:
-    the sweep is cheap, and no standing schedule has to be started for the file to go."""
-    from django.utils import timezone
-
-    from custody.registry.tasks import sweep_uploads
-
-    result = sweep_uploads.using(run_after=timezone.now() + max_age() + timedelta(minutes=1)).enqueue()
-    return str(result.id)

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from custody.core.errors import BadInput, NotFound, RuleError
@@ -17,9 +16,9 @@ from .. import authority
 from ..models import (
     CustodyState,
     LedgerEvent,
-    LedgerHead,
 )
 from ..projection import State
+from ..signing import lock_head
 
 BATCH = 1000
 
@@ -75,16 +74,8 @@ class _Lookups:
         return self.agency.get(pk) if pk is not None else None
 
 
-def _lock_head() -> LedgerHead:
-    head = LedgerHead.objects.select_for_update().filter(pk=1).first()
-    if head is None:
-        try:
-            with transaction.atomic():
-                LedgerHead.objects.create(pk=1)
-        except IntegrityError:
-            pass  # created by a concurrent first append
-        head = LedgerHead.objects.select_for_update().get(pk=1)
-    return head
+# The head row lives with the signing code that also reads it (no cycle between the two).
+_lock_head = lock_head
 
 
 def _state_of(row: CustodyState | None) -> State:
